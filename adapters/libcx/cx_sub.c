@@ -89,7 +89,11 @@ void cx_subscriber_destroy(cx_subscriber_t **pself)
 {
     if (!pself || !*pself) return;
     cx_subscriber_t *self = *pself;
-    if (self->sock) zmq_close(self->sock);
+    if (self->sock) {
+        int linger = 1000; /* let the last acks leave */
+        zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(self->sock);
+    }
     if (self->zctx) zmq_ctx_term(self->zctx);
     free(self->partner_id);
     free(self);
