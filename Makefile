@@ -11,6 +11,7 @@
 #   make clean
 
 SAN ?= 0
+F := build/fuzz
 CC ?= cc
 ifeq ($(SAN),1)
 B := build/san
@@ -58,7 +59,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 IT_BINS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(IT_SRC))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/tests/%,$(BENCH_SRC))
 CRASH_BINS := $(patsubst tests/crash/%.c,$(B)/tests/%,$(CRASH_SRC))
-FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(F)/%,$(FUZZ_SRC))
 
 .PHONY: all deps test run demo bench crash soak fuzz fuzz-build lint clean
 .DEFAULT_GOAL := all
@@ -102,8 +103,8 @@ soak: deps
 
 FUZZ_SECONDS ?= 60
 fuzz: deps fuzz-build
-	@for f in $(FUZZ_BINS); do echo "fuzz: $$f"; mkdir -p build/fuzz/corpus/$$(basename $$f); \
-	  $$f -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/$$(basename $$f) tests/fuzz/corpus/$$(basename $$f) 2>&1 | tail -n 2; done
+	@for f in $(FUZZ_BINS); do echo "fuzz: $$f"; mkdir -p $(F)/corpus/$$(basename $$f); \
+	  $$f -max_total_time=$(FUZZ_SECONDS) $(F)/corpus/$$(basename $$f) tests/fuzz/corpus/$$(basename $$f) 2>&1 | tail -n 2; done
 
 # ---- generated protobuf-c code (never committed) ----
 $(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto $(PROTOS)
@@ -164,14 +165,14 @@ $(B)/tests/%: $(B)/obj/tests/crash/%.o $(TESTLIB_OBJ) $(B)/lib/libcxbroker.a $(B
 
 # ---- fuzz targets (clang libFuzzer + ASan + UBSan), own build tree ----
 FUZZ_CFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	-Ibuild/fuzz/gen -Iadapters/libcx -Ibroker $(PKG_CFLAGS)
+	-I$(F)/gen -Iadapters/libcx -Ibroker $(PKG_CFLAGS)
 fuzz-build: $(FUZZ_BINS)
 
-build/fuzz/gen/%.pb-c.c build/fuzz/gen/%.pb-c.h: proto/%.proto $(PROTOS)
-	@mkdir -p build/fuzz/gen
-	protoc-c --proto_path=proto --c_out=build/fuzz/gen $<
+$(F)/gen/%.pb-c.c $(F)/gen/%.pb-c.h: proto/%.proto $(PROTOS)
+	@mkdir -p $(F)/gen
+	protoc-c --proto_path=proto --c_out=$(F)/gen $<
 
-build/fuzz/%: tests/fuzz/%.c $(LIBCX_SRC) $(BROKER_SRC) $(patsubst proto/%.proto,build/fuzz/gen/%.pb-c.c,$(PROTOS))
+$(F)/%: tests/fuzz/%.c $(LIBCX_SRC) $(BROKER_SRC) $(patsubst proto/%.proto,$(F)/gen/%.pb-c.c,$(PROTOS))
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LIBS)
 
