@@ -50,8 +50,27 @@
  *       to: [acme-insurance]            # required, known partner ids
  *       consent: required               # required (default) | not-required
  *
- * Durations: an integer followed by ms, s, m, h or d ("30d", "500ms"). Sizes: an
- * integer followed by B, KiB, MiB, GiB, TiB (or KB, MB, GB as powers of 1024).
+ * Durations: an integer followed by ms, s, m, h or d ("30d", "500ms"); a bare 0
+ * is also accepted. Sizes: an integer followed by B, KiB, MiB, GiB, TiB (or KB, MB,
+ * GB, TB as powers of 1024; units in any case); a bare integer is bytes.
+ *
+ * Defaults for what is not given: listen.publish tcp://127.0.0.1:7700,
+ * listen.deliver tcp://127.0.0.1:7701, listen.admin ipc://var/admin.sock,
+ * storage.path var/data, and the values in the cx_config_t comments below.
+ * Relative storage.path and ipc:// paths (default or given) are resolved against
+ * the config file's folder; absolute paths, abstract ipc://@NAME, the ipc
+ * wildcard (a star) and tcp:// endpoints are kept as written. The three listen
+ * endpoints must differ.
+ *
+ * Checks beyond the shape: partner ids and route names are 1..64 of
+ * [A-Za-z0-9._-] and unique; a match.type without * or ? must be a known event
+ * type (cx_event_type_parse); `to` names at least one partner, each once;
+ * a where that can never hold (progress_at_least >= progress_below, an attribute
+ * both required and missing) is an error; storage map sizes are at least 1 MiB;
+ * checkpoint.interval is above 0; max_event_bytes, batch_max, max_dirty and
+ * max_in_flight are at least 1. An empty file (or one with only comments) is the
+ * defaults with no partners and no routes. One YAML document per file; anchors
+ * and aliases work as YAML says; merge keys (<<) are not supported.
  *
  * `sees` names what of the customer's context the partner receives:
  *   goals          the goal states (without milestones)
@@ -88,16 +107,16 @@ typedef struct {
     uint32_t sees;          /* CX_SEES_* bits */
     char **sees_attributes; /* attribute keys from attributes.KEY entries */
     size_t n_sees_attributes;
-    char **may_publish;     /* event type names (exact) */
+    char **may_publish; /* event type names (exact) */
     size_t n_may_publish;
     uint32_t max_in_flight;
-    char *public_key;       /* optional Z85 CURVE key, 40 chars */
-    int line;               /* where it was defined, for messages */
+    char *public_key; /* optional Z85 CURVE key, 40 chars */
+    int line;         /* where it was defined, for messages */
 } cx_partner_cfg_t;
 
 typedef struct {
-    char *key;   /* attribute key */
-    char *glob;  /* value glob */
+    char *key;  /* attribute key */
+    char *glob; /* value glob */
 } cx_attr_match_t;
 
 typedef struct {
@@ -128,19 +147,19 @@ typedef struct {
 } cx_route_cfg_t;
 
 typedef struct {
-    char *path;        /* the file it was loaded from ("<string>" when parsed from memory) */
+    char *path; /* the file it was loaded from ("<string>" when parsed from memory) */
     char *listen_publish;
     char *listen_deliver;
     char *listen_admin;
-    char *storage_path;      /* resolved against the config file's folder */
-    uint64_t map_size;       /* default 1 GiB */
-    uint64_t state_map_size; /* default 1 GiB */
-    cx_sync_t sync;          /* default full */
-    int64_t retention_us;    /* default 0: keep */
-    uint32_t max_event_bytes;   /* default 65536 */
-    uint32_t batch_max;         /* default 4096 */
-    int64_t dedup_window_us;    /* default 10 min */
-    uint32_t dedup_window_count;/* default 1,000,000 */
+    char *storage_path;             /* resolved against the config file's folder */
+    uint64_t map_size;              /* default 1 GiB */
+    uint64_t state_map_size;        /* default 1 GiB */
+    cx_sync_t sync;                 /* default full */
+    int64_t retention_us;           /* default 0: keep */
+    uint32_t max_event_bytes;       /* default 65536 */
+    uint32_t batch_max;             /* default 4096 */
+    int64_t dedup_window_us;        /* default 10 min */
+    uint32_t dedup_window_count;    /* default 1,000,000 */
     int64_t checkpoint_interval_us; /* default 1 s */
     uint32_t checkpoint_max_dirty;  /* default 100,000 */
     uint32_t cache_customers;       /* default 200,000 */
@@ -153,23 +172,28 @@ typedef struct {
 /* Where and why a config failed to load. */
 typedef struct {
     char file[256];
-    int line;     /* 1-based; 0 if not known */
-    int column;   /* 1-based; 0 if not known */
-    char message[256];
+    int line;          /* 1-based; 0 if not known */
+    int column;        /* 1-based; 0 if not known */
+    char message[512]; /* plain words, with the key path: "routes[0].to: unknown partner ..." */
 } cx_config_error_t;
 
 /* Loads and checks the YAML file at path. Relative paths inside (storage.path,
- * ipc:// endpoints) are resolved against the file's folder.
+ * ipc:// endpoints) are resolved against the file's folder (made absolute and
+ * canonical, so the result does not depend on a later chdir).
  * 0 and *out (caller owns; cx_config_destroy), or CX_E_CONFIG / CX_E_IO /
- * CX_E_NOMEM with *err filled. */
+ * CX_E_NOMEM / CX_E_INVAL with *err filled (err may be NULL) and *out NULL.
+ * CX_E_CONFIG always has a line and column; CX_E_IO carries the errno text
+ * and line 0. Nothing is left allocated on failure. */
 int cx_config_load(const char *path, cx_config_t **out, cx_config_error_t *err);
 
-/* The same from memory: name is used in messages, base_dir resolves relative paths
- * (NULL: the current directory). */
+/* The same from memory: name is used in messages and as cfg->path (NULL:
+ * "<string>"), base_dir resolves relative paths (NULL: the current directory).
+ * text need not be NUL-terminated. */
 int cx_config_parse(const char *text, size_t len, const char *name, const char *base_dir,
                     cx_config_t **out, cx_config_error_t *err);
 
-/* "FILE:LINE:COL: MESSAGE" into buf. */
+/* "FILE:LINE:COL: MESSAGE" into buf ("FILE: MESSAGE" when the line is not known,
+ * e.g. for CX_E_IO). Always NUL-terminated when len > 0; truncated to fit. */
 void cx_config_error_format(const cx_config_error_t *err, char *buf, size_t len);
 
 /* Frees a config and sets *self to NULL. */

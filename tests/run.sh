@@ -34,7 +34,7 @@ run_one() { # name, command...
     case $status in FAIL*) tail -n 25 "$LOGS/$name.log" | sed 's/^/    | /';; esac
 }
 
-selected() { [ -z "${TESTS:-}" ] && return 0; for t in $TESTS; do [ "$t" = "$1" ] && return 0; done; return 1; }
+selected() { [ -z "${TESTS:-}" ] && return 0; for sel in $TESTS; do [ "$sel" = "$1" ] && return 0; done; return 1; }
 
 for t in "$B"/tests/test_*; do
     [ -x "$t" ] || continue; n=$(basename "$t"); selected "$n" || continue
