@@ -32,6 +32,7 @@ static void s_fill_stats(cx_broker_t *b, Cx__Stats *st, cx_arena_t *a)
     SET(deliveries, b->n.deliveries);
     SET(deliveries_skipped, b->n.deliveries_skipped);
     SET(frames_dropped, b->n.frames_dropped);
+    SET(log_pruned, b->n.log_pruned);
     SET(uptime_s, (uint64_t)((cx_now_us() - b->started_us) / 1000000));
 #undef SET
     st->rejected_by_reason = cx_arena_alloc(a, CX_REASONS * sizeof(Cx__ReasonCount *));

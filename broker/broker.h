@@ -23,6 +23,7 @@ typedef struct {
     uint64_t accepted, rejected, duplicates, batches, frames_dropped;
     uint64_t rejected_by[CX_REASONS];
     uint64_t deliveries, deliveries_skipped, partner_acks;
+    uint64_t log_pruned;
 } cx_counters_t;
 
 typedef struct cx_deliveries cx_deliveries_t;

@@ -16,7 +16,7 @@
  *     map_size: 1GiB                    # log environment map size (B, KiB, MiB, GiB, TiB)
  *     state_map_size: 1GiB              # context environment map size
  *     sync: full                        # full | batch | none
- *     retention: 0                      # parsed; pruning is not implemented yet (keep all)
+ *     retention: 7d                     # drop acked, checkpointed log entries older than this (0: keep)
  *   ingest:
  *     max_event_bytes: 65536            # larger frames get CX_E_TOO_LARGE
  *     batch_max: 4096                   # most events in one write transaction

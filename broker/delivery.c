@@ -446,6 +446,43 @@ void cx_delivery_flush_cursors(cx_deliveries_t *self)
     for (size_t i = 0; i < self->n; i++) self->p[i].cursor_dirty = false;
 }
 
+int cx_delivery_prune(cx_deliveries_t *self, uint64_t checkpoint_seq, uint64_t *n_log)
+{
+    const cx_config_t *cfg = self->b->cfg;
+    if (cfg->retention_us <= 0 || cx_store_is_writing(self->b->store)) return 0;
+    uint64_t upto = checkpoint_seq;
+    uint32_t *nums = calloc(self->n ? self->n : 1, sizeof(uint32_t));
+    uint64_t *cursors = calloc(self->n ? self->n : 1, sizeof(uint64_t));
+    if (!nums || !cursors) {
+        free(nums);
+        free(cursors);
+        return CX_E_NOMEM;
+    }
+    int rc = cx_store_read_begin(self->b->store);
+    for (size_t i = 0; rc == 0 && i < self->n; i++) {
+        pstate_t *ps = &self->p[i];
+        nums[i] = ps->num;
+        cursors[i] = ps->cursor;
+        uint64_t log_seq;
+        /* The oldest entry this partner still needs bounds what may go. */
+        if (ps->head > ps->cursor && cx_store_stream_get(self->b->store, ps->num, ps->cursor + 1, &log_seq) == 0 &&
+            log_seq - 1 < upto)
+            upto = log_seq - 1;
+    }
+    cx_store_read_end(self->b->store);
+    uint64_t nl = 0, ns = 0;
+    if (rc == 0)
+        rc = cx_store_prune(self->b->store, upto, cx_now_us() - cfg->retention_us, nums, cursors, self->n,
+                            20000, &nl, &ns);
+    free(nums);
+    free(cursors);
+    if (rc == 0 && (nl || ns))
+        cx_log(CX_LOG_DEBUG, "retention: %llu log entries and %llu stream entries removed",
+               (unsigned long long)nl, (unsigned long long)ns);
+    *n_log += nl;
+    return rc;
+}
+
 int cx_delivery_status(cx_deliveries_t *self, Cx__AdminReply *reply, cx_arena_t *arena)
 {
     reply->partners = cx_arena_alloc(arena, (self->n ? self->n : 1) * sizeof(Cx__PartnerStatus *));

@@ -44,6 +44,12 @@ void cx_delivery_flush_cursors(cx_deliveries_t *self);
 /* Adopts b->cfg after a reload: new partners, removed ones disconnected. 0 or CX_E_*. */
 int cx_delivery_reload(cx_deliveries_t *self);
 
+/* Retention: deletes log entries older than cfg->retention_us that the last
+ * checkpoint includes (seq <= checkpoint_seq) and every configured partner has
+ * acked, and stream entries at or before each cursor; a bounded amount per call.
+ * Adds what it deleted to *n_log. 0 or a CX_E_* from the store. */
+int cx_delivery_prune(cx_deliveries_t *self, uint64_t checkpoint_seq, uint64_t *n_log);
+
 /* Fills the partner list of an admin reply (arena memory). */
 int cx_delivery_status(cx_deliveries_t *self, Cx__AdminReply *reply, cx_arena_t *arena);
 

@@ -198,7 +198,7 @@ int cx_server_run(cx_broker_t *b, volatile int *reload)
     int di = -1, ai = -1;
     if (b->deliver_sock) { di = nitems; items[nitems++] = (zmq_pollitem_t){b->deliver_sock, 0, ZMQ_POLLIN, 0}; }
     if (b->admin_sock) { ai = nitems; items[nitems++] = (zmq_pollitem_t){b->admin_sock, 0, ZMQ_POLLIN, 0}; }
-    int64_t last_expire = 0;
+    int64_t last_expire = 0, last_prune = 0;
     cx_log(CX_LOG_INFO, "ready: %zu partners, %zu routes, log at seq %llu", b->cfg->n_partners,
            b->cfg->n_routes, (unsigned long long)b->last_seq);
     while (!*b->stop) {
@@ -220,6 +220,13 @@ int cx_server_run(cx_broker_t *b, volatile int *reload)
         if (now - last_expire > 1000000) {
             cx_dedup_expire(b->dedup, now);
             last_expire = now;
+        }
+        if (b->cfg->retention_us > 0 && now - last_prune > 2000000) {
+            cx_cache_stats_t cs;
+            cx_cache_stats(b->cache, &cs);
+            int prc = cx_delivery_prune(b->delivery, cs.checkpoint_seq, &b->n.log_pruned);
+            if (prc) cx_log(CX_LOG_WARN, "retention: %s", cx_strerror(prc));
+            last_prune = now;
         }
         if (reload && *reload) {
             *reload = 0;

@@ -360,6 +360,81 @@ int cx_store_stream_last(cx_store_t *self, uint32_t partner_num, uint64_t *last)
     return s_code(rc);
 }
 
+/* accepted_at of a logged event: the broker appends it as the last 9 bytes
+ * (field 6, fixed64), so no decode is needed. -1 if the record is not ours. */
+static int64_t s_accepted_at(const MDB_val *v)
+{
+    if (v->mv_size < 9) return -1;
+    const unsigned char *p = (const unsigned char *)v->mv_data + v->mv_size - 9;
+    if (p[0] != ((6 << 3) | 1)) return -1;
+    uint64_t t = 0;
+    for (int i = 8; i >= 1; i--) t = t << 8 | p[i];
+    return (int64_t)t;
+}
+
+static void s_stream_key(unsigned char *kb, uint32_t partner_num, uint64_t seq)
+{
+    for (int i = 0; i < 4; i++) kb[i] = (unsigned char)(partner_num >> (24 - 8 * i));
+    s_put_be64(kb + 4, seq);
+}
+
+int cx_store_prune(cx_store_t *self, uint64_t log_upto, int64_t older_than_us,
+                   const uint32_t *partner_nums, const uint64_t *cursors, size_t n_partners,
+                   size_t max, uint64_t *n_log, uint64_t *n_stream)
+{
+    *n_log = *n_stream = 0;
+    if (self->wtxn) return CX_E_INVAL;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(self->log_env, NULL, 0, &txn);
+    if (rc) return s_code(rc);
+    rc = mdb_cursor_open(txn, self->db_log, &cur);
+    MDB_val k, v;
+    while (rc == 0 && *n_log < max && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+        if (k.mv_size != 8 || s_get_be64(k.mv_data) > log_upto) break;
+        int64_t at = s_accepted_at(&v);
+        if (at < 0 || at >= older_than_us) break;
+        if ((rc = mdb_cursor_del(cur, 0)) == 0) (*n_log)++;
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    if (cur) mdb_cursor_close(cur);
+    cur = NULL;
+    if (rc == 0) rc = mdb_cursor_open(txn, self->db_stream, &cur);
+    for (size_t i = 0; rc == 0 && i < n_partners; i++) {
+        unsigned char kb[12];
+        s_stream_key(kb, partner_nums[i], 0);
+        k.mv_size = 12;
+        k.mv_data = kb;
+        int r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        size_t n = 0;
+        while (r == 0 && n < max && k.mv_size == 12 && memcmp(k.mv_data, kb, 4) == 0 &&
+               s_get_be64((const unsigned char *)k.mv_data + 4) <= cursors[i]) {
+            if ((r = mdb_cursor_del(cur, 0)) != 0) break;
+            n++;
+            r = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        }
+        *n_stream += n;
+        if (r != 0 && r != MDB_NOTFOUND && r != EINVAL) rc = r;
+    }
+    if (cur) mdb_cursor_close(cur);
+    if (rc == 0) rc = mdb_txn_commit(txn);
+    else mdb_txn_abort(txn);
+    if (rc) *n_log = *n_stream = 0;
+    return s_code(rc);
+}
+
+int cx_store_stream_get(cx_store_t *self, uint32_t partner_num, uint64_t stream_seq, uint64_t *log_seq)
+{
+    unsigned char kb[12];
+    s_stream_key(kb, partner_num, stream_seq);
+    MDB_val k = {12, kb}, v;
+    int rc = mdb_get(self->rtxn, self->db_stream, &k, &v);
+    if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size < 8)) return CX_E_INVAL;
+    if (rc) return s_code(rc);
+    *log_seq = s_get_be64(v.mv_data);
+    return 0;
+}
+
 int cx_store_producers_load(cx_store_t *self, int (*fn)(void *, const char *, uint64_t, int64_t),
                             void *arg)
 {

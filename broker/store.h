@@ -84,6 +84,19 @@ int cx_store_stream_scan(cx_store_t *self, uint32_t partner_num, uint64_t after,
 /* Last stream seq of a partner (0 if none). Own read transaction. */
 int cx_store_stream_last(cx_store_t *self, uint32_t partner_num, uint64_t *last);
 
+/* Retention: deletes, in one transaction, log entries with seq <= log_upto whose
+ * accepted_at is before older_than_us (oldest first, stopping at the first
+ * younger one), and each listed partner's stream entries with seq <= its
+ * cursor; at most max of each. Not inside a batch. *n_log and *n_stream get
+ * what was deleted. 0, CX_E_STORAGE_FULL, CX_E_STORAGE. */
+int cx_store_prune(cx_store_t *self, uint64_t log_upto, int64_t older_than_us,
+                   const uint32_t *partner_nums, const uint64_t *cursors, size_t n_partners,
+                   size_t max, uint64_t *n_log, uint64_t *n_stream);
+/* The log seq referenced by a partner's stream entry, within the read view. 0,
+ * CX_E_INVAL if there is no such entry. */
+int cx_store_stream_get(cx_store_t *self, uint32_t partner_num, uint64_t stream_seq,
+                        uint64_t *log_seq);
+
 /* Loaded at start: producer table, cursors, partner numbers. fn per entry. */
 int cx_store_producers_load(cx_store_t *self,
                             int (*fn)(void *arg, const char *producer, uint64_t seq, int64_t at),
