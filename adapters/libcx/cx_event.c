@@ -3,6 +3,7 @@
 #include "cx_error.h"
 #include "event.pb-c.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -105,7 +106,8 @@ int cx_time_parse(const char *s, int64_t *out_us)
     if (Y < 1970 || Y > 9999 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
         return CX_E_BAD_TIME;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (D > mdays[M - 1]) return CX_E_BAD_TIME;
+    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (D > mdays[M - 1] || (M == 2 && D == 29 && !leap)) return CX_E_BAD_TIME;
     struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
                     .tm_hour = h, .tm_min = m, .tm_sec = sec};
     time_t t = timegm(&tm);
