@@ -175,7 +175,9 @@ int cx_store_stream_append(cx_store_t *self, uint32_t partner_num, uint64_t stre
     s_put_be64(v, log_seq);
     memcpy(v + 8, route, rlen);
     MDB_val key = {12, k}, val = {8 + rlen, v};
-    return s_code(mdb_put(self->wtxn, self->db_stream, &key, &val, MDB_APPEND));
+    /* Not MDB_APPEND: each partner's range grows at its own end, which is the
+     * end of the whole db only for the last partner. */
+    return s_code(mdb_put(self->wtxn, self->db_stream, &key, &val, 0));
 }
 
 int cx_store_cursor_put(cx_store_t *self, const char *partner_id, uint64_t seq)

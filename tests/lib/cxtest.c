@@ -149,9 +149,27 @@ static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *f
     return remove(path);
 }
 
+/* A sanitizer report in the broker's log fails the test that ran it. */
+static void s_check_log(cxt_broker_t *b)
+{
+    char path[300], line[512];
+    snprintf(path, sizeof path, "%s/broker.log", b->dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    int reports = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "Sanitizer") || strstr(line, "runtime error:")) {
+            if (reports++ < 20) fprintf(stderr, "broker.log: %s", line);
+        }
+    }
+    fclose(f);
+    cxt_check(reports == 0, __FILE__, __LINE__, "no sanitizer report in the broker's log (%d lines)", reports);
+}
+
 void cxt_broker_cleanup(cxt_broker_t *b)
 {
     if (b->pid) cxt_broker_stop(b);
+    if (b->dir[0]) s_check_log(b);
     if (b->dir[0] && !getenv("CX_KEEP")) nftw(b->dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
