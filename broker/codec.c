@@ -131,6 +131,9 @@ static int s_scan_nul(const ProtobufCMessageDescriptor *desc, const uint8_t *p, 
     while (i < len) {
         uint64_t tag, n;
         if (s_varint(p, len, &i, &tag)) goto bad;
+        /* Field number 0 is invalid protobuf; protobuf-c keeps it as an unknown
+         * field and then cannot decode its own re-encoding of it. */
+        if ((tag >> 3) == 0 || (tag >> 3) > 536870911) goto bad;
         switch (tag & 7) {
         case 0:
             if (s_varint(p, len, &i, &n)) goto bad;

@@ -656,6 +656,26 @@ static void test_codec_truncated_protobuf_is_rejected(void **state)
     assert_non_null(strstr(fx->reason, "not a valid encoded cx.Event"));
 }
 
+static void test_codec_field_number_zero_is_rejected(void **state)
+{
+    fx_t *fx = *state;
+    Cx__Goal g = s_goal();
+    Cx__Event ev = s_base("goal.set");
+    ev.payload_case = CX__EVENT__PAYLOAD_GOAL;
+    ev.goal = &g;
+    bytes_t b = s_pack(&ev);
+    /* A valid event plus a fixed64 field numbered 0 (tag 0x81 0x00): protobuf-c
+     * unpacks it as an unknown field but cannot decode its own re-encoding. */
+    uint8_t *bad = malloc(b.len + 10);
+    memcpy(bad, b.data, b.len);
+    const uint8_t zero_field[10] = {0x81, 0x00, 1, 2, 3, 4, 5, 6, 7, 8};
+    memcpy(bad + b.len, zero_field, sizeof zero_field);
+    int rc = s_check_bytes(fx, bad, b.len + 10);
+    free(bad);
+    free(b.data);
+    assert_int_equal(rc, CX_E_BAD_PROTOBUF);
+}
+
 static void test_codec_garbage_is_rejected(void **state)
 {
     fx_t *fx = *state;
@@ -757,6 +777,7 @@ int main(void)
         T(test_codec_negative_milestone_progress_is_rejected),
         T(test_codec_too_large_is_rejected),
         T(test_codec_truncated_protobuf_is_rejected),
+        T(test_codec_field_number_zero_is_rejected),
         T(test_codec_garbage_is_rejected),
         T(test_codec_empty_input_decodes_then_fails_validation),
         T(test_codec_decode_null_arguments_are_inval),
