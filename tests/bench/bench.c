@@ -1,0 +1,986 @@
+/* bench.c - the cxbroker load generator: baselines, scenarios, one report.
+ *
+ * What it is for: figures, not verdicts. It measures, in one run and on the
+ * same socket kind (ipc:// in a temp dir), how fast two baselines go and how
+ * fast a real cxbroker process goes under the workloads of docs/benchmarks.md,
+ * and prints one table row per scenario (and appends it to a CSV). It asserts
+ * nothing about time; every loop is bounded and the whole run stops by itself.
+ *
+ * The one idea: the baselines are the floor the broker is compared with.
+ *   base-a  raw ZeroMQ DEALER -> ROUTER, the ROUTER acks each message, the
+ *           DEALER keeps `window` messages in flight.
+ *   base-b  the same plus an LMDB append (MDB_APPEND, big-endian u64 keys) of
+ *           each message, one fsync'd commit per batch of what is waiting (at
+ *           most 1024), acks after the commit: what "durable ack" costs at least.
+ * The broker does that and more (decode, validate, dedup, reduce, route, write
+ * deliveries, checkpoint contexts), so ratio_b = broker / base-b says how much
+ * of the floor it keeps.
+ *
+ * Scenarios against a real broker (tests/lib/cxtest.c starts it in a temp dir):
+ *   W2       events over N active customers (each given a goal first, untimed),
+ *            mix 10% goal.set, 60% milestone.reached, 10% profile.updated,
+ *            10% consent, 10% activity; P partners (4) whose routes each take
+ *            about half the events (a bit of the event's source), consent
+ *            not-required; partners consume with cx_subscriber in threads.
+ *   W1       the same with many customers preloaded (goal.set each, timed as
+ *            its own row), then the mix over all of them.
+ *   fanout   P partners (8), every event routed to each of them.
+ *   latency  a fixed rate; occurred_at carries the publish time (us) and the
+ *            partner computes publish -> receipt latency; sync full and none.
+ *
+ * Processes: only the brokers it starts (by PID, through cxt_broker_*).
+ */
+#include "cx.h"
+#include "cxtest.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+/* ------------------------------------------------------------------ options */
+
+typedef struct {
+    const char *bin;
+    const char *scenario;
+    const char *csv;
+    const char *mode; /* label only: short | full | custom */
+    long events;
+    long customers;
+    long w1_customers;
+    int partners; /* 0: the scenario's default */
+    long rate;    /* latency scenario, events/s */
+    double duration;
+    uint32_t window;
+    const char *sync;
+} s_opts_t;
+
+static s_opts_t s_opt = {
+    .bin = NULL, .scenario = "all", .csv = NULL, .mode = "custom", .events = 100000,
+    .customers = 10000, .w1_customers = 100000, .partners = 0, .rate = 20000,
+    .duration = 3, .window = 1000, .sync = "full",
+};
+
+/* ------------------------------------------------------------------ results */
+
+#define S_MAX_PARTNERS 16
+
+typedef struct {
+    char name[32];
+    char sync[8];
+    long events, customers;
+    int partners;
+    double seconds;
+    double pub_eps;           /* acked events per second */
+    long nacked;
+    double deliv_eps[S_MAX_PARTNERS];
+    long delivered[S_MAX_PARTNERS];
+    double p50_us, p99_us, p999_us; /* < 0: not measured */
+    double cpu_s, cpu_pct;
+    long rss_anon_kb;
+    double log_bytes_per_event, state_bytes_per_customer;
+    double ratio_b, ratio_a; /* < 0: not applicable */
+} s_row_t;
+
+static s_row_t s_rows[32];
+static int s_n_rows;
+static double s_base_a_eps, s_base_b_eps;
+
+static void s_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void s_progress(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cxt_note("bench: %s", msg);
+}
+
+static int64_t s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void s_sleep_us(int64_t us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* ------------------------------------------------------------ /proc helpers */
+
+/* utime+stime of pid, in seconds; -1 if unreadable. */
+static double s_proc_cpu(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* comm may hold spaces */
+    if (!p) return -1;
+    unsigned long ut = 0, st = 0;
+    /* after ") ": state(3) ... utime is field 14, stime 15 */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long s_proc_rss_anon_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "RssAnon: %ld", &kb) == 1) break;
+    fclose(f);
+    return kb;
+}
+
+static uint64_t s_du_total;
+static int s_du_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)path; (void)ftw;
+    if (flag == FTW_F) s_du_total += (uint64_t)sb->st_blocks * 512;
+    return 0;
+}
+
+/* Allocated bytes under dir (what du says), 0 if missing. */
+static uint64_t s_du(const char *dir)
+{
+    s_du_total = 0;
+    nftw(dir, s_du_one, 16, FTW_PHYS);
+    return s_du_total;
+}
+
+/* ------------------------------------------------------------ the workload */
+
+/* Per-customer state the generator needs to keep events valid. */
+typedef struct {
+    uint8_t *consent; /* 1: travel consent granted */
+    long n;
+} s_model_t;
+
+typedef struct {
+    Cx__Event ev;
+    Cx__Goal goal;
+    Cx__Milestone ms;
+    Cx__Profile prof;
+    Cx__Attribute a1, a2, *attrs[2];
+    Cx__Consent consent;
+    Cx__Activity act;
+    char id[40], cid[32], source[16], city[16], tier[8];
+} s_evbuf_t;
+
+static void s_ev_base(s_evbuf_t *b, const char *run, long k, long c, const char *source)
+{
+    cx__event__init(&b->ev);
+    snprintf(b->id, sizeof b->id, "%s-%09ld", run, k);
+    snprintf(b->cid, sizeof b->cid, "cust-%07ld", c);
+    snprintf(b->source, sizeof b->source, "%s", source);
+    b->ev.event_id = b->id;
+    b->ev.customer_id = b->cid;
+    b->ev.source = b->source;
+    b->ev.has_occurred_at = 1;
+    b->ev.occurred_at = cx_now_us();
+}
+
+static void s_ev_goal(s_evbuf_t *b)
+{
+    cx__goal__init(&b->goal);
+    b->goal.goal_id = "g1";
+    b->goal.category = "travel";
+    b->goal.title = "Lisbon trip";
+    b->goal.has_target = 1;
+    b->goal.target = 1e9; /* never completes: milestones stay valid */
+    b->ev.type = "goal.set";
+    b->ev.payload_case = CX__EVENT__PAYLOAD_GOAL;
+    b->ev.goal = &b->goal;
+}
+
+/* Event k of the mix for customer c, who already has goal g1. */
+static void s_ev_mix(s_evbuf_t *b, s_model_t *m, uint64_t *rng, const char *run, long k, long c,
+                     const char *source)
+{
+    s_ev_base(b, run, k, c, source);
+    unsigned r = (unsigned)(cxt_rand(rng) % 100);
+    if (r < 10) {
+        s_ev_goal(b);
+    } else if (r < 70) {
+        cx__milestone__init(&b->ms);
+        b->ms.goal_id = "g1";
+        b->ms.name = "step";
+        b->ev.type = "milestone.reached";
+        b->ev.payload_case = CX__EVENT__PAYLOAD_MILESTONE;
+        b->ev.milestone = &b->ms;
+    } else if (r < 80) {
+        cx__profile__init(&b->prof);
+        cx__attribute__init(&b->a1);
+        cx__attribute__init(&b->a2);
+        snprintf(b->city, sizeof b->city, "city%d", (int)(cxt_rand(rng) % 50));
+        snprintf(b->tier, sizeof b->tier, "%d", (int)(cxt_rand(rng) % 4));
+        b->a1.key = "home_city";
+        b->a1.value = b->city;
+        b->a2.key = "tier";
+        b->a2.value = b->tier;
+        b->attrs[0] = &b->a1;
+        b->attrs[1] = &b->a2;
+        b->prof.set = b->attrs;
+        b->prof.n_set = 2;
+        b->ev.type = "profile.updated";
+        b->ev.payload_case = CX__EVENT__PAYLOAD_PROFILE;
+        b->ev.profile = &b->prof;
+    } else if (r < 90) {
+        cx__consent__init(&b->consent);
+        b->consent.scope = "travel";
+        b->ev.type = m->consent[c] ? "consent.revoked" : "consent.granted";
+        m->consent[c] ^= 1;
+        b->ev.payload_case = CX__EVENT__PAYLOAD_CONSENT;
+        b->ev.consent = &b->consent;
+    } else {
+        cx__activity__init(&b->act);
+        b->act.name = "viewed-hotels";
+        b->ev.type = "activity";
+        b->ev.payload_case = CX__EVENT__PAYLOAD_ACTIVITY;
+        b->ev.activity = &b->act;
+    }
+}
+
+/* ---------------------------------------------------------------- baselines */
+
+typedef struct {
+    void *zctx;
+    char ep[300];
+    char lmdb_dir[300]; /* "" for base-a */
+    int rc;
+    _Atomic int ready;
+} s_base_t;
+
+#define S_BASE_BATCH 1024
+
+static void *s_base_router(void *arg)
+{
+    s_base_t *bt = arg;
+    void *r = zmq_socket(bt->zctx, ZMQ_ROUTER);
+    int hwm = 0;
+    zmq_setsockopt(r, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(r, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (zmq_bind(r, bt->ep) != 0) {
+        bt->rc = -1;
+        atomic_store(&bt->ready, 1);
+        zmq_close(r);
+        return NULL;
+    }
+    MDB_env *env = NULL;
+    MDB_dbi dbi = 0;
+    if (bt->lmdb_dir[0]) {
+        mkdir(bt->lmdb_dir, 0750);
+        MDB_txn *t;
+        if (mdb_env_create(&env) || mdb_env_set_mapsize(env, (size_t)8 << 30) ||
+            mdb_env_open(env, bt->lmdb_dir, 0, 0640) || mdb_txn_begin(env, NULL, 0, &t) ||
+            mdb_dbi_open(t, NULL, 0, &dbi) || mdb_txn_commit(t)) {
+            bt->rc = -2;
+            atomic_store(&bt->ready, 1);
+            if (env) mdb_env_close(env);
+            zmq_close(r);
+            return NULL;
+        }
+    }
+    atomic_store(&bt->ready, 1);
+    static zmq_msg_t ids[S_BASE_BATCH], bodies[S_BASE_BATCH];
+    uint64_t seq = 0;
+    int stop = 0;
+    while (!stop) {
+        zmq_pollitem_t it = {r, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 5000) <= 0) break; /* idle 5 s: the dealer is gone */
+        int n = 0;
+        while (n < S_BASE_BATCH) {
+            zmq_msg_init(&ids[n]);
+            zmq_msg_init(&bodies[n]);
+            if (zmq_msg_recv(&ids[n], r, n == 0 ? 0 : ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&ids[n]);
+                zmq_msg_close(&bodies[n]);
+                break;
+            }
+            zmq_msg_recv(&bodies[n], r, 0);
+            if (zmq_msg_size(&bodies[n]) == 0) stop = 1;
+            n++;
+            if (!env) break; /* base-a: ack each message as it comes */
+        }
+        if (env) {
+            MDB_txn *t;
+            int rc = mdb_txn_begin(env, NULL, 0, &t);
+            for (int i = 0; rc == 0 && i < n; i++) {
+                uint64_t k = __builtin_bswap64(++seq);
+                MDB_val key = {sizeof k, &k};
+                MDB_val val = {zmq_msg_size(&bodies[i]), zmq_msg_data(&bodies[i])};
+                rc = mdb_put(t, dbi, &key, &val, MDB_APPEND);
+            }
+            if (rc == 0) rc = mdb_txn_commit(t); /* fsyncs: env opened without NOSYNC */
+            else mdb_txn_abort(t);
+            if (rc) bt->rc = rc;
+        }
+        for (int i = 0; i < n; i++) {
+            uint64_t ack = i; /* the ack's content does not matter, its arrival does */
+            zmq_msg_send(&ids[i], r, ZMQ_SNDMORE);
+            zmq_send(r, &ack, sizeof ack, 0);
+            zmq_msg_close(&bodies[i]);
+        }
+    }
+    if (env) mdb_env_close(env);
+    zmq_close(r);
+    return NULL;
+}
+
+/* Pipelined DEALER: n encoded events, `window` in flight. Events per second or -1. */
+static double s_run_baseline(const char *dir, int with_lmdb, long n, uint32_t window)
+{
+    s_base_t bt = {0};
+    bt.zctx = zmq_ctx_new();
+    snprintf(bt.ep, sizeof bt.ep, "ipc://%s/base-%c.sock", dir, with_lmdb ? 'b' : 'a');
+    if (with_lmdb) snprintf(bt.lmdb_dir, sizeof bt.lmdb_dir, "%s/base-lmdb", dir);
+    pthread_t th;
+    pthread_create(&th, NULL, s_base_router, &bt);
+    while (!atomic_load(&bt.ready)) s_sleep_us(1000);
+    double eps = -1;
+    if (bt.rc != 0) goto done;
+    void *d = zmq_socket(bt.zctx, ZMQ_DEALER);
+    int hwm = 0;
+    zmq_setsockopt(d, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(d, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_connect(d, bt.ep);
+    /* The same kind of bytes the broker gets: encoded W2 events. */
+    s_model_t m = {calloc((size_t)s_opt.customers, 1), s_opt.customers};
+    uint64_t rng = 42;
+    s_evbuf_t eb;
+    uint8_t buf[1024];
+    long sent = 0, acked = 0;
+    int64_t t0 = s_now(), deadline = t0 + 120 * 1000000LL;
+    while (acked < n && s_now() < deadline) {
+        while (sent < n && sent - acked < (long)window) {
+            long c = (long)(cxt_rand(&rng) % (uint64_t)s_opt.customers);
+            s_ev_mix(&eb, &m, &rng, "base", sent, c, "s0000");
+            size_t len = cx__event__pack(&eb.ev, buf);
+            zmq_send(d, buf, len, 0);
+            sent++;
+        }
+        zmq_pollitem_t it = {d, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 1000) <= 0) continue;
+        uint64_t ack;
+        while (zmq_recv(d, &ack, sizeof ack, ZMQ_DONTWAIT) >= 0) acked++;
+    }
+    double secs = (double)(s_now() - t0) / 1e6;
+    if (acked == n) eps = (double)n / secs;
+    zmq_send(d, "", 0, 0); /* stop */
+    int linger = 1000;
+    zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(d);
+    free(m.consent);
+done:
+    pthread_join(th, NULL);
+    zmq_ctx_term(bt.zctx);
+    return eps;
+}
+
+/* ----------------------------------------------------------------- partners */
+
+typedef struct {
+    const char *ep;
+    char id[32];
+    _Atomic long expected; /* < 0: unknown until the publisher is done */
+    _Atomic int pub_done;
+    long received;
+    uint64_t last_seq;
+    int64_t t_last;   /* monotonic us of the last delivery */
+    int64_t *lat;     /* latency samples (us), NULL: not measured */
+    long lat_n, lat_cap;
+    int error;
+    char errtext[128];
+} s_partner_t;
+
+static void *s_partner_main(void *arg)
+{
+    s_partner_t *p = arg;
+    cx_subscriber_t *sub = cx_subscriber_new(p->ep, p->id, NULL);
+    if (!sub) {
+        p->error = CX_E_ZMQ;
+        return NULL;
+    }
+    int64_t hard = s_now() + 600 * 1000000LL; /* never past 10 min */
+    int64_t idle_since = s_now();
+    uint64_t acked = 0;
+    while (s_now() < hard) {
+        Cx__Delivery *d = NULL;
+        int rc = cx_subscriber_next(sub, 100, &d);
+        if (rc == 0) {
+            int64_t now = s_now();
+            p->received++;
+            p->t_last = now;
+            idle_since = now;
+            p->last_seq = d->seq;
+            if (p->lat && p->lat_n < p->lat_cap && d->has_event) {
+                Cx__Event *ev = cx__event__unpack(NULL, d->event.len, d->event.data);
+                if (ev && ev->has_occurred_at) p->lat[p->lat_n++] = cx_now_us() - ev->occurred_at;
+                if (ev) cx__event__free_unpacked(ev, NULL);
+            }
+            cx_delivery_free(d);
+            if (p->received % 64 == 0) {
+                cx_subscriber_ack(sub, p->last_seq);
+                acked = p->last_seq;
+            }
+            long exp = atomic_load(&p->expected);
+            if (atomic_load(&p->pub_done) && exp >= 0 && p->received >= exp) break;
+            continue;
+        }
+        if (rc != CX_E_TIMEOUT) {
+            p->error = rc;
+            const char *t = cx_subscriber_error(sub);
+            snprintf(p->errtext, sizeof p->errtext, "%s", t ? t : cx_strerror(rc));
+            break;
+        }
+        if (p->last_seq > acked) {
+            cx_subscriber_ack(sub, p->last_seq);
+            acked = p->last_seq;
+        }
+        long exp = atomic_load(&p->expected);
+        if (atomic_load(&p->pub_done) && exp >= 0 && p->received >= exp) break;
+        /* Publisher done and nothing for 5 s: what was routed has come. */
+        if (atomic_load(&p->pub_done) && s_now() - idle_since > 5000000) break;
+        if (!atomic_load(&p->pub_done)) idle_since = s_now();
+    }
+    if (p->last_seq > acked) cx_subscriber_ack(sub, p->last_seq);
+    s_sleep_us(50000); /* let the last ack leave */
+    cx_subscriber_destroy(&sub);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- publisher */
+
+typedef struct {
+    long nacked;
+    int first_nack;
+    char first_reason[160];
+} s_pubres_t;
+
+static void s_on_result(void *arg, const cx_result_t *r)
+{
+    s_pubres_t *pr = arg;
+    if (r->code == 0) return;
+    if (pr->nacked++ == 0) {
+        pr->first_nack = r->code;
+        snprintf(pr->first_reason, sizeof pr->first_reason, "%s",
+                 r->reason ? r->reason : cx_strerror(r->code));
+    }
+}
+
+static cx_publisher_t *s_pub_new(cxt_broker_t *b, s_pubres_t *pr)
+{
+    cx_publisher_opts_t po = {.window = s_opt.window, .timeout_ms = 10000, .max_tries = 3};
+    cx_publisher_t *pub = cx_publisher_new(b->pub_ep, &po);
+    if (pub) cx_publisher_on_result(pub, s_on_result, pr);
+    return pub;
+}
+
+/* Paces event i to t0 + i/rate, processing replies while it waits. */
+static void s_pace(cx_publisher_t *pub, int64_t t0, long i, long rate)
+{
+    if (rate <= 0) return;
+    int64_t due = t0 + (int64_t)((double)i * 1e6 / (double)rate);
+    for (int64_t now = s_now(); now < due; now = s_now()) {
+        int ms = (int)((due - now) / 1000);
+        cx_publisher_poll(pub, ms > 0 ? ms : 0);
+    }
+}
+
+/* ------------------------------------------------------------------ brokers */
+
+/* Starts a broker whose config is the usual (cxtest) endpoints, storage with
+ * the given sync and room for big runs, then extra (partners, routes). */
+static int s_broker_start(cxt_broker_t *b, const char *sync, const char *extra)
+{
+    if (cxt_broker_init(b, NULL) != 0) return -1;
+    FILE *f = fopen(b->config, "w");
+    if (!f) return -1;
+    fprintf(f, "listen:\n  publish: %s\n  deliver: %s\n  admin: %s\n", b->pub_ep, b->deliver_ep,
+            b->admin_ep);
+    fprintf(f, "storage:\n  path: data\n  map_size: 16GiB\n  state_map_size: 8GiB\n  sync: %s\n",
+            sync);
+    if (extra) fputs(extra, f);
+    fclose(f);
+    return cxt_broker_start(b);
+}
+
+static void s_yaml_partners(char *buf, size_t len, int n, const char *sees)
+{
+    size_t o = (size_t)snprintf(buf, len, "partners:\n");
+    for (int i = 0; i < n && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "  - id: p%d\n    sees: [%s]\n", i, sees);
+}
+
+/* After a run: stop the broker (it checkpoints) and measure its storage. */
+static void s_finish_broker(cxt_broker_t *b, s_row_t *row, long total_events, long customers)
+{
+    row->rss_anon_kb = s_proc_rss_anon_kb(b->pid);
+    cxt_broker_stop(b);
+    char path[400];
+    snprintf(path, sizeof path, "%s/data/log", b->dir);
+    uint64_t log = s_du(path);
+    snprintf(path, sizeof path, "%s/data/state", b->dir);
+    uint64_t state = s_du(path);
+    row->log_bytes_per_event = total_events > 0 ? (double)log / (double)total_events : 0;
+    row->state_bytes_per_customer = customers > 0 ? (double)state / (double)customers : 0;
+    cxt_broker_cleanup(b);
+}
+
+/* ---------------------------------------------------------------- scenarios */
+
+typedef enum { S_ROUTE_HALF, S_ROUTE_ALL } s_routing_t;
+
+typedef struct {
+    const char *name;
+    const char *sync;
+    long events;
+    long customers;
+    int partners;
+    s_routing_t routing;
+    long rate;          /* 0: as fast as possible */
+    int measure_latency;
+    int preload_row;    /* also report the preload (goal.set per customer) as a row */
+} s_scn_t;
+
+static int s_lat_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double s_pct(const int64_t *v, long n, double q)
+{
+    if (n <= 0) return -1;
+    long i = (long)(q * (double)(n - 1) + 0.5);
+    return (double)v[i];
+}
+
+static s_row_t *s_row_new(const char *name, const char *sync)
+{
+    s_row_t *r = &s_rows[s_n_rows++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->sync, sizeof r->sync, "%s", sync);
+    r->p50_us = r->p99_us = r->p999_us = -1;
+    r->ratio_a = r->ratio_b = -1;
+    return r;
+}
+
+/* Publishes goal.set for customers [0, n) (source "warm": no route takes it).
+ * Returns the acked events per second, or -1 on failure. */
+static double s_preload(cxt_broker_t *b, long n, long *nacked)
+{
+    s_pubres_t pr = {0};
+    cx_publisher_t *pub = s_pub_new(b, &pr);
+    if (!pub) return -1;
+    s_evbuf_t eb;
+    int64_t t0 = s_now();
+    for (long c = 0; c < n; c++) {
+        s_ev_base(&eb, "warm", c, c, "warm");
+        s_ev_goal(&eb);
+        if (cx_publish(pub, &eb.ev, 0, NULL) != 0 || pr.nacked >= 1000) break;
+        if (c % 100000 == 99999) s_progress("  preload %ld/%ld customers", c + 1, n);
+    }
+    cx_publisher_flush(pub, 60000);
+    double secs = (double)(s_now() - t0) / 1e6;
+    cx_publisher_stats_t st;
+    cx_publisher_stats(pub, &st);
+    cx_publisher_destroy(&pub);
+    *nacked = pr.nacked;
+    if (pr.nacked) s_progress("  preload: %ld nacked, first: %s", pr.nacked, pr.first_reason);
+    return (double)st.acked / secs;
+}
+
+static int s_run_scenario(const s_scn_t *sc)
+{
+    int np = sc->partners;
+    if (np > S_MAX_PARTNERS) np = S_MAX_PARTNERS;
+    char yaml[8192];
+    s_yaml_partners(yaml, sizeof yaml, np, "goals, milestones");
+    size_t o = strlen(yaml);
+    o += (size_t)snprintf(yaml + o, sizeof yaml - o, "routes:\n");
+    for (int i = 0; i < np && o < sizeof yaml; i++) {
+        if (sc->routing == S_ROUTE_ALL)
+            o += (size_t)snprintf(yaml + o, sizeof yaml - o,
+                                  "  - name: r%d\n    match:\n      type: \"*\"\n"
+                                  "      source: \"s*\"\n    to: [p%d]\n"
+                                  "    consent: not-required\n",
+                                  i, i);
+        else /* source is "s" + one random bit per partner: route i takes bit i = 1 */
+            o += (size_t)snprintf(yaml + o, sizeof yaml - o,
+                                  "  - name: r%d\n    match:\n      source: \"s%.*s1*\"\n"
+                                  "    to: [p%d]\n    consent: not-required\n",
+                                  i, i, "????????????????", i);
+    }
+    s_progress("%s: starting broker (sync %s, %d partners, %ld customers, %ld events%s)",
+               sc->name, sc->sync, np, sc->customers, sc->events,
+               sc->rate ? ", paced" : "");
+    cxt_broker_t b;
+    if (s_broker_start(&b, sc->sync, yaml) != 0) {
+        s_progress("%s: broker did not start (config: %s)", sc->name, b.config);
+        cxt_broker_cleanup(&b);
+        return -1;
+    }
+    /* Untimed (or own row) warm-up: every customer gets goal g1. */
+    long pre_nacked = 0;
+    double pre_cpu0 = s_proc_cpu(b.pid);
+    int64_t pre_t0 = s_now();
+    double pre_eps = s_preload(&b, sc->customers, &pre_nacked);
+    if (sc->preload_row) {
+        s_row_t *r = s_row_new("W1-preload", sc->sync);
+        r->events = sc->customers;
+        r->customers = sc->customers;
+        r->seconds = (double)(s_now() - pre_t0) / 1e6;
+        r->pub_eps = pre_eps;
+        r->nacked = pre_nacked;
+        r->cpu_s = s_proc_cpu(b.pid) - pre_cpu0;
+        r->cpu_pct = 100 * r->cpu_s / r->seconds;
+        r->rss_anon_kb = s_proc_rss_anon_kb(b.pid);
+        r->log_bytes_per_event = r->state_bytes_per_customer = -1;
+        if (s_base_b_eps > 0) r->ratio_b = pre_eps / s_base_b_eps;
+        if (s_base_a_eps > 0) r->ratio_a = pre_eps / s_base_a_eps;
+    }
+    s_progress("%s: %ld customers preloaded at %.0f events/s", sc->name, sc->customers, pre_eps);
+
+    s_partner_t *parts = calloc((size_t)(np ? np : 1), sizeof *parts);
+    pthread_t *th = calloc((size_t)(np ? np : 1), sizeof *th);
+    for (int i = 0; i < np; i++) {
+        parts[i].ep = b.deliver_ep;
+        snprintf(parts[i].id, sizeof parts[i].id, "p%d", i);
+        atomic_store(&parts[i].expected, -1);
+        if (sc->measure_latency) {
+            parts[i].lat_cap = sc->events;
+            parts[i].lat = malloc((size_t)sc->events * sizeof(int64_t));
+        }
+        pthread_create(&th[i], NULL, s_partner_main, &parts[i]);
+    }
+    s_sleep_us(300000); /* partners say hello before the first event */
+
+    s_model_t m = {calloc((size_t)sc->customers, 1), sc->customers};
+    long *expected = calloc((size_t)(np ? np : 1), sizeof *expected);
+    s_pubres_t pr = {0};
+    cx_publisher_t *pub = s_pub_new(&b, &pr);
+    uint64_t rng = 0x9E3779B97F4A7C15ULL;
+    s_evbuf_t eb;
+    double cpu0 = s_proc_cpu(b.pid);
+    int64_t t0 = s_now(), hard = t0 + 300 * 1000000LL;
+    long sent = 0;
+    for (; pub && sent < sc->events && s_now() < hard; sent++) {
+        long c = (long)(cxt_rand(&rng) % (uint64_t)sc->customers);
+        char src[20] = "s";
+        uint64_t bits = cxt_rand(&rng);
+        for (int i = 0; i < np; i++) {
+            src[1 + i] = (bits >> i) & 1 ? '1' : '0';
+            if (sc->routing == S_ROUTE_ALL || ((bits >> i) & 1)) expected[i]++;
+        }
+        src[1 + np] = '\0';
+        s_pace(pub, t0, sent, sc->rate);
+        s_ev_mix(&eb, &m, &rng, "ev", sent, c, src);
+        if (cx_publish(pub, &eb.ev, 0, NULL) != 0) break;
+        if (pr.nacked >= 1000) { /* something is wrong: report it, don't grind on */
+            s_progress("%s: stopping early: %ld NACKs", sc->name, pr.nacked);
+            sent++;
+            break;
+        }
+    }
+    if (pub) cx_publisher_flush(pub, 60000);
+    int64_t t_acked = s_now();
+    cx_publisher_stats_t st = {0};
+    if (pub) cx_publisher_stats(pub, &st);
+    cx_publisher_destroy(&pub);
+    for (int i = 0; i < np; i++) {
+        atomic_store(&parts[i].expected, expected[i]);
+        atomic_store(&parts[i].pub_done, 1);
+    }
+    s_progress("%s: %ld events published, %llu acked, %ld nacked in %.2fs; waiting for partners",
+               sc->name, sent, (unsigned long long)st.acked, pr.nacked,
+               (double)(t_acked - t0) / 1e6);
+    if (pr.nacked) s_progress("%s: first NACK: %s (%s)", sc->name, pr.first_reason,
+                              cx_err_name(pr.first_nack));
+    for (int i = 0; i < np; i++) pthread_join(th[i], NULL);
+    int64_t t_end = s_now();
+    double cpu1 = s_proc_cpu(b.pid);
+
+    s_row_t *r = s_row_new(sc->name, sc->sync);
+    r->events = sent;
+    r->customers = sc->customers;
+    r->partners = np;
+    r->seconds = (double)(t_acked - t0) / 1e6;
+    r->pub_eps = (double)st.acked / r->seconds;
+    r->nacked = pr.nacked;
+    r->cpu_s = cpu1 - cpu0;
+    r->cpu_pct = 100 * r->cpu_s / ((double)(t_end - t0) / 1e6);
+    int64_t *all = NULL;
+    long all_n = 0;
+    for (int i = 0; i < np; i++) {
+        s_partner_t *p = &parts[i];
+        r->delivered[i] = p->received;
+        r->deliv_eps[i] = p->t_last > t0 ? (double)p->received / ((double)(p->t_last - t0) / 1e6) : 0;
+        if (p->error) s_progress("%s: partner %s: %s", sc->name, p->id, p->errtext);
+        if (p->received != expected[i])
+            s_progress("%s: partner %s received %ld of %ld routed", sc->name, p->id, p->received,
+                       expected[i]);
+        if (p->lat) {
+            int64_t *na = realloc(all, (size_t)(all_n + p->lat_n + 1) * sizeof *all);
+            if (na) {
+                all = na;
+                memcpy(all + all_n, p->lat, (size_t)p->lat_n * sizeof *all);
+                all_n += p->lat_n;
+            }
+            free(p->lat);
+        }
+    }
+    if (all_n > 0) {
+        qsort(all, (size_t)all_n, sizeof *all, s_lat_cmp);
+        r->p50_us = s_pct(all, all_n, 0.50);
+        r->p99_us = s_pct(all, all_n, 0.99);
+        r->p999_us = s_pct(all, all_n, 0.999);
+    }
+    free(all);
+    if (!sc->rate) {
+        if (s_base_b_eps > 0) r->ratio_b = r->pub_eps / s_base_b_eps;
+        if (s_base_a_eps > 0) r->ratio_a = r->pub_eps / s_base_a_eps;
+    }
+    s_finish_broker(&b, r, sent + sc->customers, sc->customers);
+    s_progress("%s: done: %.0f events/s acked, broker cpu %.1fs", sc->name, r->pub_eps, r->cpu_s);
+    free(parts);
+    free(th);
+    free(expected);
+    free(m.consent);
+    return 0;
+}
+
+/* ------------------------------------------------------------------- report */
+
+static void s_fmt(char *buf, size_t len, double v, const char *fmt)
+{
+    if (v < 0) snprintf(buf, len, "-");
+    else snprintf(buf, len, fmt, v);
+}
+
+static void s_deliv_summary(const s_row_t *r, double *min, double *max, double *sum)
+{
+    *min = *max = *sum = 0;
+    for (int i = 0; i < r->partners; i++) {
+        double v = r->deliv_eps[i];
+        if (i == 0 || v < *min) *min = v;
+        if (v > *max) *max = v;
+        *sum += v;
+    }
+}
+
+static void s_print_table(void)
+{
+    printf("\n%-12s %-4s %9s %8s %3s %10s %6s %21s %8s %8s %8s %6s %5s %8s %8s %9s %6s %6s\n",
+           "scenario", "sync", "events", "cust", "P", "pub_ev/s", "nack", "deliv/s/partner(min-max)",
+           "p50_us", "p99_us", "p999_us", "cpu_s", "cpu%", "rssMiB", "log_B/ev", "state_B/cu",
+           "x_b", "x_a");
+    for (int i = 0; i < s_n_rows; i++) {
+        const s_row_t *r = &s_rows[i];
+        char d[40] = "-", p50[16], p99[16], p999[16], lb[16], sb[16], xb[16], xa[16];
+        double mn, mx, sum;
+        s_deliv_summary(r, &mn, &mx, &sum);
+        if (r->partners) snprintf(d, sizeof d, "%.0f-%.0f", mn, mx);
+        s_fmt(p50, sizeof p50, r->p50_us, "%.0f");
+        s_fmt(p99, sizeof p99, r->p99_us, "%.0f");
+        s_fmt(p999, sizeof p999, r->p999_us, "%.0f");
+        s_fmt(lb, sizeof lb, r->log_bytes_per_event, "%.0f");
+        s_fmt(sb, sizeof sb, r->state_bytes_per_customer, "%.0f");
+        s_fmt(xb, sizeof xb, r->ratio_b, "%.2f");
+        s_fmt(xa, sizeof xa, r->ratio_a, "%.2f");
+        char rss[16] = "-";
+        if (r->rss_anon_kb > 0) snprintf(rss, sizeof rss, "%.1f", (double)r->rss_anon_kb / 1024);
+        char cpu[16] = "-", cpup[16] = "-";
+        if (r->cpu_s > 0) {
+            snprintf(cpu, sizeof cpu, "%.1f", r->cpu_s);
+            snprintf(cpup, sizeof cpup, "%.0f", r->cpu_pct);
+        }
+        printf("%-12s %-4s %9ld %8ld %3d %10.0f %6ld %21s %8s %8s %8s %6s %5s %8s %8s %9s %6s %6s\n",
+               r->name, r->sync, r->events, r->customers, r->partners, r->pub_eps, r->nacked, d,
+               p50, p99, p999, cpu, cpup, rss, lb, sb, xb, xa);
+    }
+    printf("\npub_ev/s: acked publish throughput; deliv/s: deliveries per second per partner "
+           "(slowest-fastest); x_b, x_a: pub_ev/s / baseline b (ZeroMQ + fsync'd LMDB append) "
+           "and / baseline a (ZeroMQ only); cpu: broker utime+stime over the run; "
+           "rss: broker RssAnon at the end; log_B/ev, state_B/cu: du of data/log per event "
+           "logged and of data/state per customer.\n");
+}
+
+static void s_write_csv(const char *path)
+{
+    struct stat sb;
+    int is_new = stat(path, &sb) != 0 || sb.st_size == 0;
+    FILE *f = fopen(path, "a");
+    if (!f) {
+        fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
+        return;
+    }
+    char date[32];
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (is_new)
+        fprintf(f, "date,mode,cores,scenario,sync,events,customers,partners,window,seconds,"
+                   "pub_eps,nacked,deliv_eps_min,deliv_eps_max,deliv_eps_sum,p50_us,p99_us,"
+                   "p999_us,cpu_s,cpu_pct,rss_anon_kb,log_bytes_per_event,"
+                   "state_bytes_per_customer,ratio_b,ratio_a\n");
+    for (int i = 0; i < s_n_rows; i++) {
+        const s_row_t *r = &s_rows[i];
+        double mn, mx, sum;
+        s_deliv_summary(r, &mn, &mx, &sum);
+        fprintf(f, "%s,%s,%ld,%s,%s,%ld,%ld,%d,%u,%.3f,%.0f,%ld,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
+                   "%.2f,%.0f,%ld,%.1f,%.1f,%.3f,%.3f\n",
+                date, s_opt.mode, cores, r->name, r->sync, r->events, r->customers, r->partners,
+                s_opt.window, r->seconds, r->pub_eps, r->nacked, mn, mx, sum, r->p50_us, r->p99_us,
+                r->p999_us, r->cpu_s, r->cpu_pct, r->rss_anon_kb, r->log_bytes_per_event,
+                r->state_bytes_per_customer, r->ratio_b, r->ratio_a);
+    }
+    fclose(f);
+}
+
+/* --------------------------------------------------------------------- main */
+
+static void s_usage(void)
+{
+    fprintf(stderr,
+            "usage: bench [--bin DIR] [--scenario base|W2|fanout|latency|W1|all] [--events N]\n"
+            "             [--customers N] [--w1-customers N] [--partners N] [--rate N]\n"
+            "             [--duration S] [--window N] [--sync full|none] [--csv FILE]\n"
+            "             [--mode LABEL]\n"
+            "--bin: where cxbroker is (default $CX_BIN, else build/bin). --events: events per\n"
+            "throughput scenario. --rate/--duration: the latency scenario (events = rate *\n"
+            "duration). --sync: for the throughput scenarios; latency runs full and none.\n");
+}
+
+static int s_is(const char *name)
+{
+    return strcmp(s_opt.scenario, "all") == 0 || strcasecmp(s_opt.scenario, name) == 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"bin", required_argument, 0, 'b'},       {"scenario", required_argument, 0, 's'},
+        {"events", required_argument, 0, 'e'},    {"customers", required_argument, 0, 'c'},
+        {"w1-customers", required_argument, 0, 'W'}, {"partners", required_argument, 0, 'p'},
+        {"rate", required_argument, 0, 'r'},      {"duration", required_argument, 0, 'd'},
+        {"window", required_argument, 0, 'w'},    {"sync", required_argument, 0, 'y'},
+        {"csv", required_argument, 0, 'o'},       {"mode", required_argument, 0, 'm'},
+        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'b': s_opt.bin = optarg; break;
+        case 's': s_opt.scenario = optarg; break;
+        case 'e': s_opt.events = atol(optarg); break;
+        case 'c': s_opt.customers = atol(optarg); break;
+        case 'W': s_opt.w1_customers = atol(optarg); break;
+        case 'p': s_opt.partners = atoi(optarg); break;
+        case 'r': s_opt.rate = atol(optarg); break;
+        case 'd': s_opt.duration = atof(optarg); break;
+        case 'w': s_opt.window = (uint32_t)atol(optarg); break;
+        case 'y': s_opt.sync = optarg; break;
+        case 'o': s_opt.csv = optarg; break;
+        case 'm': s_opt.mode = optarg; break;
+        default: s_usage(); return ch == 'h' ? 0 : 2;
+        }
+    }
+    if (s_opt.events < 1 || s_opt.customers < 1 || s_opt.window < 1 || s_opt.duration <= 0 ||
+        s_opt.w1_customers < 1 || s_opt.partners < 0 || s_opt.partners > S_MAX_PARTNERS ||
+        (strcmp(s_opt.sync, "full") != 0 && strcmp(s_opt.sync, "none") != 0)) {
+        s_usage();
+        return 2;
+    }
+    if (s_opt.bin) setenv("CX_BIN", s_opt.bin, 1);
+    cxt_begin("bench");
+    char bpath[600];
+    snprintf(bpath, sizeof bpath, "%s", cxt_bin("cxbroker"));
+    if (access(bpath, X_OK) != 0) {
+        fprintf(stderr, "bench: %s: not found or not executable; pass --bin DIR\n", bpath);
+        return 2;
+    }
+
+    char dir[] = "/tmp/cxbench-XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("bench: mkdtemp");
+        return 1;
+    }
+    /* The baselines always run: every broker row is compared with them. */
+    s_progress("baseline a: ZeroMQ DEALER->ROUTER, ack each, window %u, %ld messages",
+               s_opt.window, s_opt.events);
+    s_base_a_eps = s_run_baseline(dir, 0, s_opt.events, s_opt.window);
+    s_row_t *r = s_row_new("base-a", "-");
+    r->events = s_opt.events;
+    r->pub_eps = s_base_a_eps;
+    r->log_bytes_per_event = r->state_bytes_per_customer = -1;
+    s_progress("baseline a: %.0f messages/s", s_base_a_eps);
+    s_progress("baseline b: + LMDB MDB_APPEND, fsync'd commit per batch (<=%d)", S_BASE_BATCH);
+    s_base_b_eps = s_run_baseline(dir, 1, s_opt.events, s_opt.window);
+    char lpath[400];
+    snprintf(lpath, sizeof lpath, "%s/base-lmdb", dir);
+    r = s_row_new("base-b", "full");
+    r->events = s_opt.events;
+    r->pub_eps = s_base_b_eps;
+    r->log_bytes_per_event = (double)s_du(lpath) / (double)s_opt.events;
+    r->state_bytes_per_customer = -1;
+    s_progress("baseline b: %.0f messages/s", s_base_b_eps);
+    char rm[600];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    cxt_run(rm, NULL);
+
+    int failed = 0;
+    if (s_is("W2")) {
+        s_scn_t sc = {"W2", s_opt.sync, s_opt.events, s_opt.customers,
+                      s_opt.partners ? s_opt.partners : 4, S_ROUTE_HALF, 0, 0, 0};
+        failed |= s_run_scenario(&sc) != 0;
+    }
+    if (s_is("fanout")) {
+        s_scn_t sc = {"fanout", s_opt.sync, s_opt.events / 2, s_opt.customers,
+                      s_opt.partners ? s_opt.partners : 8, S_ROUTE_ALL, 0, 0, 0};
+        failed |= s_run_scenario(&sc) != 0;
+    }
+    if (s_is("latency")) {
+        long n = (long)((double)s_opt.rate * s_opt.duration);
+        const char *syncs[] = {"full", "none"};
+        for (int i = 0; i < 2; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "latency@%ldk", s_opt.rate / 1000);
+            s_scn_t sc = {NULL, syncs[i], n, s_opt.customers, s_opt.partners ? s_opt.partners : 1,
+                          S_ROUTE_ALL, s_opt.rate, 1, 0};
+            sc.name = name;
+            failed |= s_run_scenario(&sc) != 0;
+        }
+    }
+    if (s_is("W1")) {
+        s_scn_t sc = {"W1", s_opt.sync, s_opt.events, s_opt.w1_customers,
+                      s_opt.partners ? s_opt.partners : 4, S_ROUTE_HALF, 0, 0, 1};
+        failed |= s_run_scenario(&sc) != 0;
+    }
+    s_print_table();
+    if (s_opt.csv) s_write_csv(s_opt.csv);
+    return failed ? 1 : 0;
+}
