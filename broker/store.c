@@ -45,6 +45,13 @@ static int s_code(int rc)
     return CX_E_STORAGE;
 }
 
+/* s_code for a write, logging what LMDB said unless the map is simply full. */
+static int s_put_code(int rc, const char *what)
+{
+    if (rc && rc != MDB_MAP_FULL) cx_log(CX_LOG_ERROR, "log: %s: %s", what, mdb_strerror(rc));
+    return s_code(rc);
+}
+
 static int s_open_env(const char *path, uint64_t map_size, unsigned flags, int maxdbs, MDB_env **out,
                       char *err, size_t errlen)
 {
@@ -154,14 +161,14 @@ int cx_store_log_append(cx_store_t *self, uint64_t seq, const void *data, size_t
     unsigned char k[8];
     s_put_be64(k, seq);
     MDB_val key = {8, k}, val = {len, (void *)data};
-    return s_code(mdb_put(self->wtxn, self->db_log, &key, &val, MDB_APPEND));
+    return s_put_code(mdb_put(self->wtxn, self->db_log, &key, &val, MDB_APPEND), "append event");
 }
 
 int cx_store_producer_put(cx_store_t *self, const char *producer_id, uint64_t seq, int64_t at_us)
 {
     uint64_t v[2] = {seq, (uint64_t)at_us};
     MDB_val key = {strlen(producer_id), (void *)producer_id}, val = {sizeof v, v};
-    return s_code(mdb_put(self->wtxn, self->db_producer, &key, &val, 0));
+    return s_put_code(mdb_put(self->wtxn, self->db_producer, &key, &val, 0), "producer seq");
 }
 
 int cx_store_stream_append(cx_store_t *self, uint32_t partner_num, uint64_t stream_seq,
@@ -177,13 +184,13 @@ int cx_store_stream_append(cx_store_t *self, uint32_t partner_num, uint64_t stre
     MDB_val key = {12, k}, val = {8 + rlen, v};
     /* Not MDB_APPEND: each partner's range grows at its own end, which is the
      * end of the whole db only for the last partner. */
-    return s_code(mdb_put(self->wtxn, self->db_stream, &key, &val, 0));
+    return s_put_code(mdb_put(self->wtxn, self->db_stream, &key, &val, 0), "stream entry");
 }
 
 int cx_store_cursor_put(cx_store_t *self, const char *partner_id, uint64_t seq)
 {
     MDB_val key = {strlen(partner_id), (void *)partner_id}, val = {8, &seq};
-    return s_code(mdb_put(self->wtxn, self->db_cursor, &key, &val, 0));
+    return s_put_code(mdb_put(self->wtxn, self->db_cursor, &key, &val, 0), "partner cursor");
 }
 
 int cx_store_commit(cx_store_t *self)
