@@ -41,7 +41,8 @@ struct cx_deliveries {
     pstate_t *p; /* aligned with b->cfg->partners */
     size_t n;
     cx_delivery_t *hits; /* router output, n entries */
-    cx_arena_t *arena;
+    cx_arena_t *arena;   /* reset per pump */
+    cx_hmap_t *ctxs;     /* customer -> unpacked context, for one pump */
     int64_t last_flush_us;
 };
 
@@ -111,7 +112,8 @@ cx_deliveries_t *cx_delivery_new(cx_broker_t *b)
     if (!self) return NULL;
     self->b = b;
     self->arena = cx_arena_new(0);
-    if (!self->arena || s_build(self, NULL, 0) != 0) {
+    self->ctxs = cx_hmap_new();
+    if (!self->arena || !self->ctxs || s_build(self, NULL, 0) != 0) {
         cx_delivery_destroy(&self);
         return NULL;
     }
@@ -125,6 +127,7 @@ void cx_delivery_destroy(cx_deliveries_t **pself)
     s_free_partners(self->p, self->n);
     free(self->hits);
     cx_arena_destroy(&self->arena);
+    cx_hmap_destroy(&self->ctxs);
     free(self);
     *pself = NULL;
 }
@@ -150,7 +153,7 @@ int cx_delivery_route(cx_deliveries_t *self, const Cx__Event *ev, const Cx__Cust
         pstate_t *ps = &self->p[self->hits[i].partner];
         const char *route = cfg->routes[self->hits[i].route].name;
         uint64_t sseq = ps->head_tentative + 1;
-        int rc = cx_store_stream_append(self->b->store, ps->num, sseq, log_seq, route);
+        int rc = cx_store_stream_append(self->b->store, ps->num, sseq, log_seq, route, ev->customer_id);
         if (rc) return rc;
         ps->head_tentative = sseq;
     }
@@ -299,42 +302,57 @@ typedef struct {
     cx_deliveries_t *self;
     pstate_t *ps;
     const cx_partner_cfg_t *pc;
+    int64_t now;
     int sent;
     bool blocked; /* the socket would block, or the partner is gone */
 } push_t;
 
-/* Builds and sends one delivery. 0 sent, 1 skipped (no consent now), -1 blocked. */
-static int s_push_one(push_t *pu, uint64_t sseq, uint64_t log_seq, const char *route, size_t rlen)
+/* The customer's context as it is now, unpacked once per pump for every
+ * partner that needs it. An unknown (or erased) customer gets an empty one. */
+static Cx__CustomerContext *s_context(cx_deliveries_t *self, const cx_stream_entry_t *e)
+{
+    char *cid = cx_arena_alloc(self->arena, e->customer_len + 1);
+    if (!cid) return NULL;
+    memcpy(cid, e->customer, e->customer_len);
+    cid[e->customer_len] = '\0';
+    Cx__CustomerContext *ctx = cx_hmap_get(self->ctxs, cid);
+    if (ctx) return ctx;
+    const uint8_t *cdata;
+    size_t clen;
+    if (cx_cache_get(self->b->cache, cid, &cdata, &clen) == 0)
+        ctx = cx__customer_context__unpack(cx_arena_allocator(self->arena), clen, cdata);
+    if (!ctx) {
+        ctx = cx_arena_alloc(self->arena, sizeof(*ctx));
+        if (!ctx) return NULL;
+        cx__customer_context__init(ctx);
+        ctx->customer_id = cid;
+    }
+    return cx_hmap_put(self->ctxs, cid, ctx, NULL) == 0 ? ctx : NULL;
+}
+
+/* Builds and sends one delivery. 0 sent, 1 skipped (no consent now, or the
+ * event is retained no more), -1 blocked. */
+static int s_push_one(push_t *pu, const cx_stream_entry_t *e)
 {
     cx_deliveries_t *self = pu->self;
     cx_broker_t *b = self->b;
-    cx_arena_reset(self->arena);
     const void *data;
     size_t len;
-    if (cx_store_log_get(b->store, log_seq, &data, &len) != 0) return 1; /* retained no more */
-    Cx__Event *ev = cx__event__unpack(cx_arena_allocator(self->arena), len, data);
-    if (!ev || !ev->customer_id) return 1;
-    Cx__CustomerContext *ctx = NULL, empty = CX__CUSTOMER_CONTEXT__INIT;
-    const uint8_t *cdata;
-    size_t clen;
-    if (cx_cache_get(b->cache, ev->customer_id, &cdata, &clen) == 0)
-        ctx = cx__customer_context__unpack(cx_arena_allocator(self->arena), clen, cdata);
-    if (!ctx) {
-        empty.customer_id = ev->customer_id;
-        ctx = &empty;
-    }
-    const cx_route_cfg_t *rt = s_route(b->cfg, route, rlen);
+    if (cx_store_log_get(b->store, e->log_seq, &data, &len) != 0) return 1;
+    Cx__CustomerContext *ctx = s_context(self, e);
+    if (!ctx) return -1;
+    const cx_route_cfg_t *rt = s_route(b->cfg, e->route, e->route_len);
     bool consent_required = rt ? rt->consent_required : true;
-    if (consent_required && !cx_router_has_consent(pu->pc, ctx, cx_now_us())) return 1;
+    if (consent_required && !cx_router_has_consent(pu->pc, ctx, pu->now)) return 1;
     Cx__CustomerContext filtered = CX__CUSTOMER_CONTEXT__INIT;
     if (cx_router_filter_context(pu->pc, ctx, &filtered, self->arena) != 0) return -1;
-    char *rname = cx_arena_alloc(self->arena, rlen + 1);
+    char *rname = cx_arena_alloc(self->arena, e->route_len + 1);
     if (!rname) return -1;
-    memcpy(rname, route, rlen);
-    rname[rlen] = '\0';
+    memcpy(rname, e->route, e->route_len);
+    rname[e->route_len] = '\0';
     Cx__Delivery dv = CX__DELIVERY__INIT;
     dv.has_seq = dv.has_event = 1;
-    dv.seq = sseq;
+    dv.seq = e->stream_seq;
     dv.partner = pu->ps->id;
     dv.route = rname;
     dv.event.data = (uint8_t *)data;
@@ -366,15 +384,16 @@ static int s_push_one(push_t *pu, uint64_t sseq, uint64_t log_seq, const char *r
     return 0;
 }
 
-static int s_visit(void *arg, uint64_t sseq, uint64_t log_seq, const char *route, size_t rlen)
+static int s_visit(void *arg, const cx_stream_entry_t *e)
 {
     push_t *pu = arg;
     pstate_t *ps = pu->ps;
-    int r = s_push_one(pu, sseq, log_seq, route, rlen);
+    int r = s_push_one(pu, e);
     if (r < 0) {
         pu->blocked = true;
         return 1;
     }
+    uint64_t sseq = e->stream_seq;
     if (r == 1) {
         pu->self->b->n.deliveries_skipped++;
         if (ps->cursor == ps->sent) { /* nothing in flight: the skip is done */
@@ -402,8 +421,10 @@ int cx_delivery_pump(cx_deliveries_t *self)
         if (!opened) {
             if (cx_store_read_begin(self->b->store) != 0) return 0;
             opened = true;
+            cx_arena_reset(self->arena);
+            cx_hmap_clear(self->ctxs);
         }
-        push_t pu = {self, ps, &self->b->cfg->partners[i], 0, false};
+        push_t pu = {self, ps, &self->b->cfg->partners[i], cx_now_us(), 0, false};
         size_t room = ps->credit - (size_t)(ps->sent - ps->cursor);
         int rc = cx_store_stream_scan(self->b->store, ps->num, ps->sent,
                                       room < PUMP_BATCH ? room : PUMP_BATCH, s_visit, &pu);

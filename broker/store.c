@@ -172,16 +172,20 @@ int cx_store_producer_put(cx_store_t *self, const char *producer_id, uint64_t se
 }
 
 int cx_store_stream_append(cx_store_t *self, uint32_t partner_num, uint64_t stream_seq,
-                           uint64_t log_seq, const char *route)
+                           uint64_t log_seq, const char *route, const char *customer_id)
 {
-    unsigned char k[12], v[8 + 128];
+    /* value: log seq (8, BE) | route length (1) | route | customer id */
+    unsigned char k[12], v[8 + 1 + 255 + 256];
     for (int i = 0; i < 4; i++) k[i] = (unsigned char)(partner_num >> (24 - 8 * i));
     s_put_be64(k + 4, stream_seq);
-    size_t rlen = strlen(route);
-    if (rlen > 128) rlen = 128;
+    size_t rlen = strlen(route), clen = strlen(customer_id);
+    if (rlen > 255) rlen = 255;
+    if (clen > 256) clen = 256;
     s_put_be64(v, log_seq);
-    memcpy(v + 8, route, rlen);
-    MDB_val key = {12, k}, val = {8 + rlen, v};
+    v[8] = (unsigned char)rlen;
+    memcpy(v + 9, route, rlen);
+    memcpy(v + 9 + rlen, customer_id, clen);
+    MDB_val key = {12, k}, val = {9 + rlen + clen, v};
     /* Not MDB_APPEND: each partner's range grows at its own end, which is the
      * end of the whole db only for the last partner. */
     return s_put_code(mdb_put(self->wtxn, self->db_stream, &key, &val, 0), "stream entry");
@@ -317,7 +321,7 @@ int cx_store_log_get(cx_store_t *self, uint64_t seq, const void **data, size_t *
 }
 
 int cx_store_stream_scan(cx_store_t *self, uint32_t partner_num, uint64_t after, size_t max,
-                         int (*fn)(void *, uint64_t, uint64_t, const char *, size_t), void *arg)
+                         int (*fn)(void *, const cx_stream_entry_t *), void *arg)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(self->rtxn, self->db_stream, &cur);
@@ -329,10 +333,14 @@ int cx_store_stream_scan(cx_store_t *self, uint32_t partner_num, uint64_t after,
     size_t n = 0;
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && n < max) {
-        if (k.mv_size != 12 || memcmp(k.mv_data, kb, 4) != 0 || v.mv_size < 8) break;
+        if (k.mv_size != 12 || memcmp(k.mv_data, kb, 4) != 0 || v.mv_size < 9) break;
         const unsigned char *vp = v.mv_data;
-        int r = fn(arg, s_get_be64((const unsigned char *)k.mv_data + 4), s_get_be64(vp),
-                   (const char *)vp + 8, v.mv_size - 8);
+        size_t rlen = vp[8];
+        if (9 + rlen > v.mv_size) break;
+        cx_stream_entry_t e = {s_get_be64((const unsigned char *)k.mv_data + 4), s_get_be64(vp),
+                               (const char *)vp + 9, rlen, (const char *)vp + 9 + rlen,
+                               v.mv_size - 9 - rlen};
+        int r = fn(arg, &e);
         n++;
         if (r) break;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);

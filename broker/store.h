@@ -39,9 +39,11 @@ int cx_store_begin(cx_store_t *self);
 int cx_store_log_append(cx_store_t *self, uint64_t seq, const void *data, size_t len);
 /* Records the last sequence seen from a producer, with the time it was seen. */
 int cx_store_producer_put(cx_store_t *self, const char *producer_id, uint64_t seq, int64_t at_us);
-/* Appends a stream entry for a partner: (partner_num, stream_seq) -> (log_seq, route). */
+/* Appends a stream entry for a partner: (partner_num, stream_seq) -> (log_seq,
+ * route, customer_id). The customer id lets delivery fetch the context without
+ * decoding the event. */
 int cx_store_stream_append(cx_store_t *self, uint32_t partner_num, uint64_t stream_seq,
-                           uint64_t log_seq, const char *route);
+                           uint64_t log_seq, const char *route, const char *customer_id);
 /* Stores a partner's acked cursor. */
 int cx_store_cursor_put(cx_store_t *self, const char *partner_id, uint64_t seq);
 /* Commits the batch. 0, CX_E_STORAGE_FULL (map full: nothing of the batch is
@@ -75,12 +77,20 @@ void cx_store_read_end(cx_store_t *self);
 /* The event at seq within the read view: 0 with data/len (valid until read_end),
  * CX_E_INVAL if absent (removed by retention or erasure), CX_E_STORAGE. */
 int cx_store_log_get(cx_store_t *self, uint64_t seq, const void **data, size_t *len);
+/* A stream entry as read; the strings point into the read view (not terminated). */
+typedef struct {
+    uint64_t stream_seq, log_seq;
+    const char *route;
+    size_t route_len;
+    const char *customer;
+    size_t customer_len;
+} cx_stream_entry_t;
+
 /* Stream entries of partner_num with stream seq > after, at most max of them, within
- * the read view: fn is called for each. Returns the number visited or a CX_E_*. */
+ * the read view: fn is called for each until it returns non-zero. Returns the
+ * number visited or a CX_E_*. */
 int cx_store_stream_scan(cx_store_t *self, uint32_t partner_num, uint64_t after, size_t max,
-                         int (*fn)(void *arg, uint64_t stream_seq, uint64_t log_seq,
-                                   const char *route, size_t route_len),
-                         void *arg);
+                         int (*fn)(void *arg, const cx_stream_entry_t *e), void *arg);
 /* Last stream seq of a partner (0 if none). Own read transaction. */
 int cx_store_stream_last(cx_store_t *self, uint32_t partner_num, uint64_t *last);
 
