@@ -51,8 +51,8 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[optind];
     Cx__AdminReply *rep = NULL;
-    int rc = cx_admin_call(ep, cmd, (const char *const *)argv + optind + 1, (size_t)(argc - optind - 1),
-                           timeout * 1000, &rep);
+    int rc = cx_admin_call(ep, cmd, (const char *const *)argv + optind + 1,
+                           (size_t)(argc - optind - 1), timeout * 1000, &rep);
     if (rc) {
         fprintf(stderr, "cxctl: %s: %s%s\n", ep, cx_strerror(rc),
                 rc == CX_E_TIMEOUT ? " (is the broker running?)" : "");

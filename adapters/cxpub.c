@@ -22,28 +22,29 @@ typedef struct {
 
 static void s_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: cxpub -b ENDPOINT [options] < events.jsonl\n"
-            "       cxpub -b ENDPOINT --type TYPE --customer ID [--payload JSON] [options]\n"
-            "  -b, --broker EP        the broker's publish endpoint, e.g. tcp://127.0.0.1:7700\n"
-            "  -t, --type TYPE        build one event: its type (goal.set, milestone.reached, ...)\n"
-            "  -c, --customer ID      ... its customer_id\n"
-            "  -P, --payload JSON     ... its payload object, e.g. '{\"goal_id\":\"g1\",\"name\":\"flights-booked\"}'\n"
-            "  -e, --event-id ID      ... its event_id (default: a new time-ordered id)\n"
-            "  -s, --source NAME      source of events that have none\n"
-            "      --partner ID       publish as this partner (offers)\n"
-            "      --producer ID      producer id (default: unique per run)\n"
-            "  -w, --window N         events in flight (default 1000)\n"
-            "      --timeout SEC      give up waiting for acks after SEC seconds (default 60)\n"
-            "  -q, --quiet            print only problems and the summary\n");
+    fprintf(
+        f, "usage: cxpub -b ENDPOINT [options] < events.jsonl\n"
+           "       cxpub -b ENDPOINT --type TYPE --customer ID [--payload JSON] [options]\n"
+           "  -b, --broker EP        the broker's publish endpoint, e.g. tcp://127.0.0.1:7700\n"
+           "  -t, --type TYPE        build one event: its type (goal.set, milestone.reached, ...)\n"
+           "  -c, --customer ID      ... its customer_id\n"
+           "  -P, --payload JSON     ... its payload object, e.g. "
+           "'{\"goal_id\":\"g1\",\"name\":\"flights-booked\"}'\n"
+           "  -e, --event-id ID      ... its event_id (default: a new time-ordered id)\n"
+           "  -s, --source NAME      source of events that have none\n"
+           "      --partner ID       publish as this partner (offers)\n"
+           "      --producer ID      producer id (default: unique per run)\n"
+           "  -w, --window N         events in flight (default 1000)\n"
+           "      --timeout SEC      give up waiting for acks after SEC seconds (default 60)\n"
+           "  -q, --quiet            print only problems and the summary\n");
 }
 
 /* A time-ordered, unique event id: microseconds, pid, counter. */
 static void s_make_id(char *buf, size_t len)
 {
     static unsigned counter;
-    snprintf(buf, len, "%013llx-%04x-%06x", (unsigned long long)cx_now_us(), (unsigned)getpid() & 0xffff,
-             counter++ & 0xffffff);
+    snprintf(buf, len, "%013llx-%04x-%06x", (unsigned long long)cx_now_us(),
+             (unsigned)getpid() & 0xffff, counter++ & 0xffffff);
 }
 
 static void s_on_result(void *arg, const cx_result_t *r)
@@ -102,8 +103,8 @@ static json_t *s_event_from_flags(const char *type, const char *customer, const 
     json_object_set_new(j, "customer_id", json_string(customer));
     json_object_set_new(j, "type", json_string(type));
     if (event_id) json_object_set_new(j, "event_id", json_string(event_id));
-    const ProtobufCFieldDescriptor *f =
-        protobuf_c_message_descriptor_get_field(&cx__event__descriptor, (unsigned)cx_event_type_payload(t));
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(
+        &cx__event__descriptor, (unsigned)cx_event_type_payload(t));
     json_error_t je;
     json_t *p = payload ? json_loads(payload, 0, &je) : json_object();
     if (!p) {
@@ -111,20 +112,28 @@ static json_t *s_event_from_flags(const char *type, const char *customer, const 
         json_decref(j);
         return NULL;
     }
-    if (f) json_object_set_new(j, f->name, p);
-    else json_decref(p);
+    if (f)
+        json_object_set_new(j, f->name, p);
+    else
+        json_decref(p);
     return j;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"broker", required_argument, 0, 'b'}, {"type", required_argument, 0, 't'},
-        {"customer", required_argument, 0, 'c'}, {"payload", required_argument, 0, 'P'},
-        {"event-id", required_argument, 0, 'e'}, {"source", required_argument, 0, 's'},
-        {"partner", required_argument, 0, 'R'}, {"producer", required_argument, 0, 'p'},
-        {"window", required_argument, 0, 'w'}, {"timeout", required_argument, 0, 'T'},
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
+                                         {"type", required_argument, 0, 't'},
+                                         {"customer", required_argument, 0, 'c'},
+                                         {"payload", required_argument, 0, 'P'},
+                                         {"event-id", required_argument, 0, 'e'},
+                                         {"source", required_argument, 0, 's'},
+                                         {"partner", required_argument, 0, 'R'},
+                                         {"producer", required_argument, 0, 'p'},
+                                         {"window", required_argument, 0, 'w'},
+                                         {"timeout", required_argument, 0, 'T'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *broker = NULL, *type = NULL, *customer = NULL, *payload = NULL, *event_id = NULL;
     const char *source = NULL;
     cx_publisher_opts_t po = {0};
@@ -161,10 +170,16 @@ int main(int argc, char **argv)
     int64_t t0 = cx_now_us();
     if (type) {
         json_t *j = s_event_from_flags(type, customer, payload, event_id);
-        if (!j) { cx_publisher_destroy(&pub); return 2; }
+        if (!j) {
+            cx_publisher_destroy(&pub);
+            return 2;
+        }
         char *text = json_dumps(j, JSON_COMPACT);
         json_decref(j);
-        if (!text) { cx_publisher_destroy(&pub); return 1; }
+        if (!text) {
+            cx_publisher_destroy(&pub);
+            return 1;
+        }
         s_publish_text(pub, text, strlen(text), 1, source, &st);
         free(text);
     } else {
@@ -174,7 +189,8 @@ int main(int argc, char **argv)
         uint64_t lineno = 0;
         while ((n = getline(&line, &cap, stdin)) != -1) {
             lineno++;
-            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                line[--n] = '\0';
             if (n == 0) continue;
             s_publish_text(pub, line, (size_t)n, lineno, source, &st);
         }
@@ -184,13 +200,15 @@ int main(int argc, char **argv)
     cx_publisher_stats_t ps;
     cx_publisher_stats(pub, &ps);
     double secs = (double)(cx_now_us() - t0) / 1e6;
-    if (rc) fprintf(stderr, "cxpub: %llu events still unanswered after %d s\n",
-                    (unsigned long long)ps.in_flight, timeout_s);
+    if (rc)
+        fprintf(stderr, "cxpub: %llu events still unanswered after %d s\n",
+                (unsigned long long)ps.in_flight, timeout_s);
     printf("sent %llu acked %llu nacked %llu (duplicates %llu, invalid lines %llu, failed %llu) "
            "in %.3f s, %.0f events/s\n",
            (unsigned long long)ps.sent, (unsigned long long)ps.acked, (unsigned long long)ps.nacked,
            (unsigned long long)ps.duplicates, (unsigned long long)st.invalid,
-           (unsigned long long)(ps.failed + ps.in_flight), secs, secs > 0 ? (double)ps.acked / secs : 0.0);
+           (unsigned long long)(ps.failed + ps.in_flight), secs,
+           secs > 0 ? (double)ps.acked / secs : 0.0);
     cx_publisher_destroy(&pub);
     return (ps.acked == ps.sent && st.invalid == 0 && rc == 0) ? 0 : 1;
 }

@@ -14,13 +14,15 @@
 
 static void s_usage(FILE *f)
 {
-    fprintf(f, "usage: cxsub -b DELIVER_ENDPOINT --partner ID [--from SEQ] [--count N] [--timeout SEC]\n"
-               "  -b, --broker EP     the broker's deliver endpoint, e.g. tcp://127.0.0.1:7701\n"
-               "  -p, --partner ID    the partner id (as in the broker's config)\n"
-               "  -f, --from SEQ      replay from this stream seq (default: after the last ack)\n"
-               "  -n, --count N       exit after N deliveries\n"
-               "  -t, --timeout SEC   exit when nothing new arrives for SEC seconds\n"
-               "  -c, --credit N      deliveries in flight (default: the partner's max_in_flight)\n");
+    fprintf(
+        f,
+        "usage: cxsub -b DELIVER_ENDPOINT --partner ID [--from SEQ] [--count N] [--timeout SEC]\n"
+        "  -b, --broker EP     the broker's deliver endpoint, e.g. tcp://127.0.0.1:7701\n"
+        "  -p, --partner ID    the partner id (as in the broker's config)\n"
+        "  -f, --from SEQ      replay from this stream seq (default: after the last ack)\n"
+        "  -n, --count N       exit after N deliveries\n"
+        "  -t, --timeout SEC   exit when nothing new arrives for SEC seconds\n"
+        "  -c, --credit N      deliveries in flight (default: the partner's max_in_flight)\n");
 }
 
 static json_t *s_delivery_json(const Cx__Delivery *d)
@@ -32,20 +34,18 @@ static json_t *s_delivery_json(const Cx__Delivery *d)
     Cx__Event *ev = cx__event__unpack(NULL, d->event.len, d->event.data);
     json_object_set_new(j, "event", ev ? cx_json_from_message(&ev->base) : json_null());
     if (ev) cx__event__free_unpacked(ev, NULL);
-    json_object_set_new(j, "context", d->context ? cx_json_from_message(&d->context->base) : json_object());
+    json_object_set_new(j, "context",
+                        d->context ? cx_json_from_message(&d->context->base) : json_object());
     return j;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"broker", required_argument, 0, 'b'},
-                                         {"partner", required_argument, 0, 'p'},
-                                         {"from", required_argument, 0, 'f'},
-                                         {"count", required_argument, 0, 'n'},
-                                         {"timeout", required_argument, 0, 't'},
-                                         {"credit", required_argument, 0, 'c'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"broker", required_argument, 0, 'b'},  {"partner", required_argument, 0, 'p'},
+        {"from", required_argument, 0, 'f'},    {"count", required_argument, 0, 'n'},
+        {"timeout", required_argument, 0, 't'}, {"credit", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *ep = NULL, *partner = NULL;
     cx_subscriber_opts_t so = {0};
     long long count = -1;
@@ -83,7 +83,8 @@ int main(int argc, char **argv)
             continue;
         }
         if (rc) {
-            fprintf(stderr, "cxsub: %s\n", cx_subscriber_error(sub) ? cx_subscriber_error(sub) : cx_strerror(rc));
+            fprintf(stderr, "cxsub: %s\n",
+                    cx_subscriber_error(sub) ? cx_subscriber_error(sub) : cx_strerror(rc));
             status = 1;
             break;
         }

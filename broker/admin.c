@@ -49,7 +49,8 @@ static void s_fill_stats(cx_broker_t *b, Cx__Stats *st, cx_arena_t *a)
     }
 }
 
-static void s_handle(cx_broker_t *b, const Cx__AdminRequest *req, Cx__AdminReply *rep, cx_arena_t *a)
+static void s_handle(cx_broker_t *b, const Cx__AdminRequest *req, Cx__AdminReply *rep,
+                     cx_arena_t *a)
 {
     static char err[512];
     const char *cmd = req->command ? req->command : "";
@@ -84,7 +85,8 @@ static void s_handle(cx_broker_t *b, const Cx__AdminRequest *req, Cx__AdminReply
         rep->text = rep->code ? NULL : "config reloaded";
     } else {
         rep->code = CX_E_UNKNOWN_COMMAND;
-        snprintf(err, sizeof err, "unknown command '%.64s' (known: context, stats, partners, reload)", cmd);
+        snprintf(err, sizeof err,
+                 "unknown command '%.64s' (known: context, stats, partners, reload)", cmd);
         rep->error = err;
     }
 }
@@ -111,10 +113,10 @@ void cx_admin_on_readable(cx_broker_t *b)
         cx_arena_reset(a);
         Cx__AdminReply rep = CX__ADMIN_REPLY__INIT;
         rep.has_code = 1;
-        Cx__AdminRequest *req = rc >= 0 ? cx__admin_request__unpack(cx_arena_allocator(a),
-                                                                   zmq_msg_size(&body),
-                                                                   zmq_msg_data(&body))
-                                        : NULL;
+        Cx__AdminRequest *req =
+            rc >= 0 ? cx__admin_request__unpack(cx_arena_allocator(a), zmq_msg_size(&body),
+                                                zmq_msg_data(&body))
+                    : NULL;
         if (req) {
             s_handle(b, req, &rep, a);
         } else {

@@ -29,22 +29,22 @@ typedef struct {
 typedef struct cx_deliveries cx_deliveries_t;
 
 typedef struct cx_broker {
-    cx_config_t *cfg;       /* current snapshot; swapped whole on reload */
+    cx_config_t *cfg; /* current snapshot; swapped whole on reload */
     char *config_path;
     void *zctx;
     void *pub_sock, *deliver_sock, *admin_sock;
     cx_store_t *store;
     cx_cache_t *cache;
     cx_dedup_t *dedup;
-    cx_hmap_t *producers;   /* producer id -> producer_t */
-    cx_arena_t *arena;      /* reset per batch */
+    cx_hmap_t *producers; /* producer id -> producer_t */
+    cx_arena_t *arena;    /* reset per batch */
     cx_deliveries_t *delivery;
-    uint64_t last_seq;      /* last committed log seq */
+    uint64_t last_seq; /* last committed log seq */
     cx_counters_t n;
     int64_t started_us;
     int64_t last_checkpoint_us;
-    volatile int *stop;     /* set by the signal handler */
-    bool storage_full;      /* the last batch hit a full map */
+    volatile int *stop; /* set by the signal handler */
+    bool storage_full;  /* the last batch hit a full map */
 } cx_broker_t;
 
 typedef struct {

@@ -62,8 +62,8 @@ struct cx_cache {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool job_ready;    /* guarded by mu: a job waits for the thread */
-    bool stopping;     /* guarded by mu */
+    bool job_ready; /* guarded by mu: a job waits for the thread */
+    bool stopping;  /* guarded by mu */
     atomic_bool job_done;
     cx_cache_stats_t st;
 };
@@ -85,8 +85,14 @@ static void s_buf_unref(buf_t *b)
 
 static void s_unlink(entry_t **head, entry_t **tail, entry_t *e)
 {
-    if (e->prev) e->prev->next = e->next; else *head = e->next;
-    if (e->next) e->next->prev = e->prev; else *tail = e->prev;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        *head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        *tail = e->prev;
     e->prev = e->next = NULL;
 }
 
@@ -94,16 +100,24 @@ static void s_push_front(entry_t **head, entry_t **tail, entry_t *e)
 {
     e->prev = NULL;
     e->next = *head;
-    if (*head) (*head)->prev = e; else *tail = e;
+    if (*head)
+        (*head)->prev = e;
+    else
+        *tail = e;
     *head = e;
 }
 
 /* Detaches e from whatever list its state puts it in. */
 static void s_detach(cx_cache_t *self, entry_t *e)
 {
-    if (e->state == DIRTY) { s_unlink(&self->dirty_head, &self->dirty_tail, e); self->n_dirty--; }
-    else if (e->state == CLEAN) { s_unlink(&self->lru_head, &self->lru_tail, e); self->n_clean--; }
-    else self->n_pending--;
+    if (e->state == DIRTY) {
+        s_unlink(&self->dirty_head, &self->dirty_tail, e);
+        self->n_dirty--;
+    } else if (e->state == CLEAN) {
+        s_unlink(&self->lru_head, &self->lru_tail, e);
+        self->n_clean--;
+    } else
+        self->n_pending--;
 }
 
 static void s_make_dirty(cx_cache_t *self, entry_t *e)
@@ -141,13 +155,14 @@ static void *s_thread(void *arg)
     cx_cache_t *self = arg;
     pthread_mutex_lock(&self->mu);
     for (;;) {
-        while (!self->job_ready && !self->stopping) pthread_cond_wait(&self->cv, &self->mu);
+        while (!self->job_ready && !self->stopping)
+            pthread_cond_wait(&self->cv, &self->mu);
         if (!self->job_ready && self->stopping) break;
         self->job_ready = false;
         pthread_mutex_unlock(&self->mu);
         int64_t t0 = cx_now_us();
-        self->job.rc = cx_store_ctx_write(self->store, self->job.items, self->job.n,
-                                          self->job.applied_seq);
+        self->job.rc =
+            cx_store_ctx_write(self->store, self->job.items, self->job.n, self->job.applied_seq);
         self->job.took_us = cx_now_us() - t0;
         atomic_store(&self->job_done, true);
         pthread_mutex_lock(&self->mu);
@@ -163,7 +178,10 @@ cx_cache_t *cx_cache_new(cx_store_t *store, uint32_t max_clean)
     self->store = store;
     self->max_clean = max_clean;
     self->map = cx_hmap_new();
-    if (!self->map) { free(self); return NULL; }
+    if (!self->map) {
+        free(self);
+        return NULL;
+    }
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->cv, NULL);
     atomic_init(&self->job_done, false);
@@ -177,7 +195,8 @@ cx_cache_t *cx_cache_new(cx_store_t *store, uint32_t max_clean)
 
 static void s_free_entry(void *arg, const char *key, void *value)
 {
-    (void)arg; (void)key;
+    (void)arg;
+    (void)key;
     entry_t *e = value;
     s_buf_unref(e->buf);
     free(e);
@@ -185,7 +204,8 @@ static void s_free_entry(void *arg, const char *key, void *value)
 
 static void s_job_release(cx_cache_t *self)
 {
-    for (size_t i = 0; i < self->job.n; i++) s_buf_unref(self->job.bufs[i]);
+    for (size_t i = 0; i < self->job.n; i++)
+        s_buf_unref(self->job.bufs[i]);
     free(self->job.entries);
     free(self->job.bufs);
     free(self->job.items);
@@ -273,9 +293,15 @@ int cx_cache_put(cx_cache_t *self, const char *customer_id, const uint8_t *data,
     return 0;
 }
 
-size_t cx_cache_dirty(const cx_cache_t *self) { return self->n_dirty; }
+size_t cx_cache_dirty(const cx_cache_t *self)
+{
+    return self->n_dirty;
+}
 
-bool cx_cache_is_checkpointing(const cx_cache_t *self) { return self->job_running; }
+bool cx_cache_is_checkpointing(const cx_cache_t *self)
+{
+    return self->job_running;
+}
 
 int cx_cache_checkpoint_start(cx_cache_t *self, uint64_t applied_seq)
 {

@@ -22,9 +22,9 @@ typedef struct {
     uint64_t entries, dirty, clean;
     uint64_t hits, misses, evictions;
     uint64_t checkpoints, checkpoint_failures;
-    uint64_t checkpoint_seq;      /* applied_seq of the last completed checkpoint */
+    uint64_t checkpoint_seq; /* applied_seq of the last completed checkpoint */
     uint64_t last_checkpoint_items;
-    uint64_t last_checkpoint_us;  /* how long the last one took */
+    uint64_t last_checkpoint_us; /* how long the last one took */
 } cx_cache_stats_t;
 
 /* New cache over store (not owned); starts the checkpoint thread. NULL on failure. */

@@ -16,13 +16,10 @@
  *     map_size: 1GiB                    # log environment map size (B, KiB, MiB, GiB, TiB)
  *     state_map_size: 1GiB              # context environment map size
  *     sync: full                        # full | batch | none
- *     retention: 7d                     # drop acked, checkpointed log entries older than this (0: keep)
- *   ingest:
- *     max_event_bytes: 65536            # larger frames get CX_E_TOO_LARGE
- *     batch_max: 4096                   # most events in one write transaction
- *   dedup:
- *     window: 10m                       # event_id duplicate window by age ...
- *     window_count: 1000000             # ... and by count; both bound it
+ *     retention: 7d                     # drop acked, checkpointed log entries older than this (0:
+ * keep) ingest: max_event_bytes: 65536            # larger frames get CX_E_TOO_LARGE batch_max:
+ * 4096                   # most events in one write transaction dedup: window: 10m # event_id
+ * duplicate window by age ... window_count: 1000000             # ... and by count; both bound it
  *   checkpoint:
  *     interval: 1s                      # write dirty contexts this often ...
  *     max_dirty: 100000                 # ... or when this many customers are dirty

@@ -8,7 +8,10 @@
 
 #include <stdlib.h>
 
-typedef struct { uint64_t hash, seq; int64_t at; } ring_t;
+typedef struct {
+    uint64_t hash, seq;
+    int64_t at;
+} ring_t;
 
 struct cx_dedup {
     int64_t window_us;
@@ -52,7 +55,8 @@ static void s_pop_oldest(cx_dedup_t *self)
 {
     ring_t *r = &self->ring[self->head];
     uint64_t seq;
-    if (cx_u64map_has(self->map, r->hash, &seq) && seq == r->seq) cx_u64map_remove(self->map, r->hash);
+    if (cx_u64map_has(self->map, r->hash, &seq) && seq == r->seq)
+        cx_u64map_remove(self->map, r->hash);
     self->head = (self->head + 1) % self->cap;
     self->count--;
 }
@@ -63,7 +67,8 @@ static int s_grow(cx_dedup_t *self)
     uint32_t ncap = self->cap > self->max / 2 ? self->max : self->cap * 2;
     ring_t *r = malloc((size_t)ncap * sizeof(ring_t));
     if (!r) return CX_E_NOMEM;
-    for (uint32_t i = 0; i < self->count; i++) r[i] = self->ring[(self->head + i) % self->cap];
+    for (uint32_t i = 0; i < self->count; i++)
+        r[i] = self->ring[(self->head + i) % self->cap];
     free(self->ring);
     self->ring = r;
     self->cap = ncap;
@@ -74,7 +79,8 @@ static int s_grow(cx_dedup_t *self)
 int cx_dedup_add(cx_dedup_t *self, uint64_t hash, uint64_t log_seq, int64_t at_us)
 {
     if (!self->max) return 0;
-    if (self->count == self->cap && (self->cap == self->max || s_grow(self) != 0)) s_pop_oldest(self);
+    if (self->count == self->cap && (self->cap == self->max || s_grow(self) != 0))
+        s_pop_oldest(self);
     int rc = cx_u64map_put(self->map, hash, log_seq);
     if (rc) return rc;
     self->ring[(self->head + self->count) % self->cap] = (ring_t){hash, log_seq, at_us};
@@ -84,7 +90,11 @@ int cx_dedup_add(cx_dedup_t *self, uint64_t hash, uint64_t log_seq, int64_t at_u
 
 void cx_dedup_expire(cx_dedup_t *self, int64_t now_us)
 {
-    while (self->count && self->ring[self->head].at < now_us - self->window_us) s_pop_oldest(self);
+    while (self->count && self->ring[self->head].at < now_us - self->window_us)
+        s_pop_oldest(self);
 }
 
-uint32_t cx_dedup_size(const cx_dedup_t *self) { return self->count; }
+uint32_t cx_dedup_size(const cx_dedup_t *self)
+{
+    return self->count;
+}

@@ -63,7 +63,8 @@ static int s_init_partner(cx_deliveries_t *self, pstate_t *ps, const cx_partner_
 
 static void s_free_partners(pstate_t *p, size_t n)
 {
-    for (size_t i = 0; p && i < n; i++) free(p[i].id);
+    for (size_t i = 0; p && i < n; i++)
+        free(p[i].id);
     free(p);
 }
 
@@ -83,7 +84,8 @@ static int s_build(cx_deliveries_t *self, pstate_t *old, size_t n_old)
     for (size_t i = 0; i < n; i++) {
         const cx_partner_cfg_t *pc = &cfg->partners[i];
         size_t j = 0;
-        while (j < n_old && strcmp(old[j].id, pc->id) != 0) j++;
+        while (j < n_old && strcmp(old[j].id, pc->id) != 0)
+            j++;
         if (j < n_old) {
             p[i] = old[j];
             old[j].id = NULL; /* moved */
@@ -153,7 +155,8 @@ int cx_delivery_route(cx_deliveries_t *self, const Cx__Event *ev, const Cx__Cust
         pstate_t *ps = &self->p[self->hits[i].partner];
         const char *route = cfg->routes[self->hits[i].route].name;
         uint64_t sseq = ps->head_tentative + 1;
-        int rc = cx_store_stream_append(self->b->store, ps->num, sseq, log_seq, route, ev->customer_id);
+        int rc =
+            cx_store_stream_append(self->b->store, ps->num, sseq, log_seq, route, ev->customer_id);
         if (rc) return rc;
         ps->head_tentative = sseq;
     }
@@ -164,8 +167,10 @@ void cx_delivery_batch_end(cx_deliveries_t *self, bool committed)
 {
     for (size_t i = 0; i < self->n; i++) {
         pstate_t *ps = &self->p[i];
-        if (committed) ps->head = ps->head_tentative;
-        else ps->head_tentative = ps->head;
+        if (committed)
+            ps->head = ps->head_tentative;
+        else
+            ps->head_tentative = ps->head;
     }
 }
 
@@ -209,13 +214,15 @@ static void s_on_hello(cx_deliveries_t *self, const void *id, size_t idlen, cons
     int pi = h->partner_id ? cx_config_partner_index(self->b->cfg, h->partner_id) : -1;
     if (pi < 0 || (size_t)pi >= self->n) {
         char reason[160];
-        snprintf(reason, sizeof reason, "unknown partner '%.64s'", h->partner_id ? h->partner_id : "");
+        snprintf(reason, sizeof reason, "unknown partner '%.64s'",
+                 h->partner_id ? h->partner_id : "");
         s_send_error(self, id, idlen, CX_E_UNKNOWN_PARTNER, reason);
         return;
     }
     if (idlen > MAX_IDENTITY) return;
     pstate_t *ps = &self->p[pi];
-    bool is_new = !ps->connected || ps->identity_len != idlen || memcmp(ps->identity, id, idlen) != 0;
+    bool is_new =
+        !ps->connected || ps->identity_len != idlen || memcmp(ps->identity, id, idlen) != 0;
     memcpy(ps->identity, id, idlen);
     ps->identity_len = idlen;
     ps->connected = true;
@@ -269,8 +276,8 @@ void cx_delivery_on_readable(cx_deliveries_t *self)
             cx_zmq_drain(self->b->deliver_sock);
             ok = false;
         }
-        Cx__PartnerMsg *m = ok ? cx__partner_msg__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body))
-                               : NULL;
+        Cx__PartnerMsg *m =
+            ok ? cx__partner_msg__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body)) : NULL;
         if (!m) {
             self->b->n.frames_dropped++;
             s_send_error(self, zmq_msg_data(&id), zmq_msg_size(&id), CX_E_BAD_FRAME,
@@ -428,7 +435,8 @@ int cx_delivery_pump(cx_deliveries_t *self)
         size_t room = ps->credit - (size_t)(ps->sent - ps->cursor);
         int rc = cx_store_stream_scan(self->b->store, ps->num, ps->sent,
                                       room < PUMP_BATCH ? room : PUMP_BATCH, s_visit, &pu);
-        if (rc < 0) cx_log(CX_LOG_ERROR, "partner %s: reading its stream: %s", ps->id, cx_strerror(rc));
+        if (rc < 0)
+            cx_log(CX_LOG_ERROR, "partner %s: reading its stream: %s", ps->id, cx_strerror(rc));
         total += pu.sent;
     }
     if (opened) cx_store_read_end(self->b->store);
@@ -452,19 +460,24 @@ bool cx_delivery_has_work(const cx_deliveries_t *self)
 void cx_delivery_flush_cursors(cx_deliveries_t *self)
 {
     bool any = false;
-    for (size_t i = 0; i < self->n; i++) any |= self->p[i].cursor_dirty;
+    for (size_t i = 0; i < self->n; i++)
+        any |= self->p[i].cursor_dirty;
     if (!any || cx_store_is_writing(self->b->store)) return;
     int rc = cx_store_begin(self->b->store);
     for (size_t i = 0; rc == 0 && i < self->n; i++)
-        if (self->p[i].cursor_dirty) rc = cx_store_cursor_put(self->b->store, self->p[i].id, self->p[i].cursor);
-    if (rc == 0) rc = cx_store_commit(self->b->store);
-    else cx_store_abort(self->b->store);
+        if (self->p[i].cursor_dirty)
+            rc = cx_store_cursor_put(self->b->store, self->p[i].id, self->p[i].cursor);
+    if (rc == 0)
+        rc = cx_store_commit(self->b->store);
+    else
+        cx_store_abort(self->b->store);
     if (rc) {
         /* Kept dirty in memory; a full disk must not stop delivery. */
         cx_log(CX_LOG_WARN, "writing partner cursors: %s", cx_strerror(rc));
         return;
     }
-    for (size_t i = 0; i < self->n; i++) self->p[i].cursor_dirty = false;
+    for (size_t i = 0; i < self->n; i++)
+        self->p[i].cursor_dirty = false;
 }
 
 int cx_delivery_prune(cx_deliveries_t *self, uint64_t checkpoint_seq, uint64_t *n_log)
@@ -486,15 +499,16 @@ int cx_delivery_prune(cx_deliveries_t *self, uint64_t checkpoint_seq, uint64_t *
         cursors[i] = ps->cursor;
         uint64_t log_seq;
         /* The oldest entry this partner still needs bounds what may go. */
-        if (ps->head > ps->cursor && cx_store_stream_get(self->b->store, ps->num, ps->cursor + 1, &log_seq) == 0 &&
+        if (ps->head > ps->cursor &&
+            cx_store_stream_get(self->b->store, ps->num, ps->cursor + 1, &log_seq) == 0 &&
             log_seq - 1 < upto)
             upto = log_seq - 1;
     }
     cx_store_read_end(self->b->store);
     uint64_t nl = 0, ns = 0;
     if (rc == 0)
-        rc = cx_store_prune(self->b->store, upto, cx_now_us() - cfg->retention_us, nums, cursors, self->n,
-                            20000, &nl, &ns);
+        rc = cx_store_prune(self->b->store, upto, cx_now_us() - cfg->retention_us, nums, cursors,
+                            self->n, 20000, &nl, &ns);
     free(nums);
     free(cursors);
     if (rc == 0 && (nl || ns))

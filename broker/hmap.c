@@ -41,7 +41,10 @@ cx_hmap_t *cx_hmap_new(void)
     if (!self) return NULL;
     self->nbuckets = 64;
     self->buckets = calloc(self->nbuckets, sizeof(node_t *));
-    if (!self->buckets) { free(self); return NULL; }
+    if (!self->buckets) {
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
@@ -49,7 +52,11 @@ void cx_hmap_clear(cx_hmap_t *self)
 {
     for (size_t i = 0; i < self->nbuckets; i++) {
         node_t *n = self->buckets[i];
-        while (n) { node_t *next = n->next; free(n); n = next; }
+        while (n) {
+            node_t *next = n->next;
+            free(n);
+            n = next;
+        }
         self->buckets[i] = NULL;
     }
     self->size = 0;
@@ -67,7 +74,8 @@ void cx_hmap_destroy(cx_hmap_t **pself)
 static node_t **s_find(const cx_hmap_t *self, const char *key, uint64_t h)
 {
     node_t **pp = &self->buckets[h & (self->nbuckets - 1)];
-    while (*pp && ((*pp)->hash != h || strcmp((*pp)->key, key) != 0)) pp = &(*pp)->next;
+    while (*pp && ((*pp)->hash != h || strcmp((*pp)->key, key) != 0))
+        pp = &(*pp)->next;
     return pp;
 }
 
@@ -132,17 +140,23 @@ void *cx_hmap_remove(cx_hmap_t *self, const char *key)
     return v;
 }
 
-size_t cx_hmap_size(const cx_hmap_t *self) { return self->size; }
+size_t cx_hmap_size(const cx_hmap_t *self)
+{
+    return self->size;
+}
 
 void cx_hmap_each(const cx_hmap_t *self, void (*fn)(void *, const char *, void *), void *arg)
 {
     for (size_t i = 0; i < self->nbuckets; i++)
-        for (node_t *n = self->buckets[i]; n; n = n->next) fn(arg, n->key, n->value);
+        for (node_t *n = self->buckets[i]; n; n = n->next)
+            fn(arg, n->key, n->value);
 }
 
 /* ---- u64 map: key 0 marks an empty slot, so key 0 is stored as a flag ---- */
 
-typedef struct { uint64_t key, value; } slot_t;
+typedef struct {
+    uint64_t key, value;
+} slot_t;
 
 struct cx_u64map {
     slot_t *slots;
@@ -157,9 +171,13 @@ cx_u64map_t *cx_u64map_new(size_t expected)
     cx_u64map_t *self = calloc(1, sizeof(*self));
     if (!self) return NULL;
     self->cap = 16;
-    while (self->cap < expected * 4 / 3 + 1) self->cap *= 2;
+    while (self->cap < expected * 4 / 3 + 1)
+        self->cap *= 2;
     self->slots = calloc(self->cap, sizeof(slot_t));
-    if (!self->slots) { free(self); return NULL; }
+    if (!self->slots) {
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
@@ -171,7 +189,10 @@ void cx_u64map_destroy(cx_u64map_t **pself)
     *pself = NULL;
 }
 
-static size_t s_slot(uint64_t key, size_t cap) { return (size_t)(key * 0x9E3779B97F4A7C15ULL >> 17) & (cap - 1); }
+static size_t s_slot(uint64_t key, size_t cap)
+{
+    return (size_t)(key * 0x9E3779B97F4A7C15ULL >> 17) & (cap - 1);
+}
 
 bool cx_u64map_has(const cx_u64map_t *self, uint64_t key, uint64_t *value)
 {
@@ -191,7 +212,8 @@ bool cx_u64map_has(const cx_u64map_t *self, uint64_t key, uint64_t *value)
 static void s_insert(slot_t *slots, size_t cap, uint64_t key, uint64_t value, size_t *size)
 {
     size_t i = s_slot(key, cap);
-    while (slots[i].key != 0 && slots[i].key != key) i = (i + 1) & (cap - 1);
+    while (slots[i].key != 0 && slots[i].key != key)
+        i = (i + 1) & (cap - 1);
     if (slots[i].key == 0) (*size)++;
     slots[i].key = key;
     slots[i].value = value;
@@ -210,7 +232,8 @@ int cx_u64map_put(cx_u64map_t *self, uint64_t key, uint64_t value)
         slot_t *ns = calloc(ncap, sizeof(slot_t));
         if (!ns) return CX_E_NOMEM;
         for (size_t i = 0; i < self->cap; i++)
-            if (self->slots[i].key) s_insert(ns, ncap, self->slots[i].key, self->slots[i].value, &nsize);
+            if (self->slots[i].key)
+                s_insert(ns, ncap, self->slots[i].key, self->slots[i].value, &nsize);
         free(self->slots);
         self->slots = ns;
         self->cap = ncap;
@@ -246,4 +269,7 @@ void cx_u64map_remove(cx_u64map_t *self, uint64_t key)
     self->size--;
 }
 
-size_t cx_u64map_size(const cx_u64map_t *self) { return self->size; }
+size_t cx_u64map_size(const cx_u64map_t *self)
+{
+    return self->size;
+}

@@ -35,10 +35,10 @@ typedef struct {
     int state;
     int code;
     const char *reason;
-    uint64_t seq;      /* the publisher's seq, echoed */
+    uint64_t seq; /* the publisher's seq, echoed */
     const char *event_id;
-    uint64_t log_seq;  /* where it was logged (accepted only) */
-    int peer;          /* index into the batch's distinct publishers */
+    uint64_t log_seq; /* where it was logged (accepted only) */
+    int peer;         /* index into the batch's distinct publishers */
 } item_t;
 
 typedef struct {
@@ -49,9 +49,9 @@ typedef struct {
 typedef struct {
     item_t *items;
     size_t cap;
-    cx_hmap_t *staged;    /* customer_id -> staged_t (arena) */
-    cx_hmap_t *batch_ids; /* event_id -> non-NULL, accepted in this batch */
-    cx_hmap_t *batch_prod;/* producer id -> cx_producer_t (arena), this batch */
+    cx_hmap_t *staged;     /* customer_id -> staged_t (arena) */
+    cx_hmap_t *batch_ids;  /* event_id -> non-NULL, accepted in this batch */
+    cx_hmap_t *batch_prod; /* producer id -> cx_producer_t (arena), this batch */
 } batch_t;
 
 static batch_t s_batch;
@@ -105,7 +105,10 @@ static staged_t *s_context(cx_broker_t *b, const char *customer_id, int *rc)
     staged_t *st = cx_hmap_get(s_batch.staged, customer_id);
     if (st) return st;
     st = cx_arena_alloc(b->arena, sizeof(*st));
-    if (!st) { *rc = CX_E_NOMEM; return NULL; }
+    if (!st) {
+        *rc = CX_E_NOMEM;
+        return NULL;
+    }
     st->erased = false;
     const uint8_t *data;
     size_t len;
@@ -113,10 +116,16 @@ static staged_t *s_context(cx_broker_t *b, const char *customer_id, int *rc)
     if (*rc == 0) {
         st->ctx = (Cx__CustomerContext *)protobuf_c_message_unpack(
             &cx__customer_context__descriptor, cx_arena_allocator(b->arena), len, data);
-        if (!st->ctx) { *rc = CX_E_STORAGE; return NULL; }
+        if (!st->ctx) {
+            *rc = CX_E_STORAGE;
+            return NULL;
+        }
     } else if (*rc == CX_E_UNKNOWN_CUSTOMER) {
         st->ctx = cx_arena_alloc(b->arena, sizeof(*st->ctx));
-        if (!st->ctx) { *rc = CX_E_NOMEM; return NULL; }
+        if (!st->ctx) {
+            *rc = CX_E_NOMEM;
+            return NULL;
+        }
         cx__customer_context__init(st->ctx);
         st->ctx->customer_id = cx_arena_strdup(b->arena, customer_id);
     } else {
@@ -185,10 +194,16 @@ static int s_process(cx_broker_t *b, item_t *it, int64_t now)
     Cx__Event *ev;
     int rc = cx_codec_decode_event(pub->event.data, pub->event.len, b->cfg->max_event_bytes, a, &ev,
                                    &reason);
-    if (rc) { s_nack(it, rc, reason); return 0; }
+    if (rc) {
+        s_nack(it, rc, reason);
+        return 0;
+    }
     char *buf = cx_arena_alloc(a, 256);
     rc = cx_codec_validate(ev, buf, buf ? 256 : 0, &reason);
-    if (rc) { s_nack(it, rc, reason); return 0; }
+    if (rc) {
+        s_nack(it, rc, reason);
+        return 0;
+    }
     it->event_id = ev->event_id;
     const uint8_t *ev_bytes = pub->event.data;
     size_t ev_len = pub->event.len;
@@ -202,8 +217,9 @@ static int s_process(cx_broker_t *b, item_t *it, int64_t now)
         }
         if (!s_partner_may_publish(&b->cfg->partners[pi], ev->type)) {
             char *r = cx_arena_alloc(a, 200);
-            if (r) snprintf(r, 200, "not permitted: partner '%.64s' may not publish %.64s",
-                            pub->partner, ev->type);
+            if (r)
+                snprintf(r, 200, "not permitted: partner '%.64s' may not publish %.64s",
+                         pub->partner, ev->type);
             s_nack(it, CX_E_NOT_PERMITTED, r);
             return 0;
         }
@@ -241,7 +257,8 @@ static int s_process(cx_broker_t *b, item_t *it, int64_t now)
     if (!rec) return CX_E_NOMEM;
     memcpy(rec, ev_bytes, ev_len);
     rec[ev_len] = (6 << 3) | 1;
-    for (int i = 0; i < 8; i++) rec[ev_len + 1 + i] = (uint8_t)((uint64_t)now >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        rec[ev_len + 1 + i] = (uint8_t)((uint64_t)now >> (8 * i));
     if ((rc = cx_store_begin(b->store)) != 0) return rc;
     uint64_t seq = b->last_seq + 1;
     if ((rc = cx_store_log_append(b->store, seq, rec, ev_len + 9)) != 0) return rc;
@@ -255,7 +272,8 @@ note_producer:
         if (!prod) {
             prod = cx_arena_alloc(a, sizeof(*prod));
             if (!prod) return CX_E_NOMEM;
-            if ((rc = cx_hmap_put(s_batch.batch_prod, pub->producer_id, prod, NULL)) != 0) return rc;
+            if ((rc = cx_hmap_put(s_batch.batch_prod, pub->producer_id, prod, NULL)) != 0)
+                return rc;
         }
         prod->seq = pub->seq;
         prod->at = now;
@@ -279,7 +297,10 @@ static void s_install_ctx(void *arg, const char *customer_id, void *value)
     }
     size_t len = cx__customer_context__get_packed_size(st->ctx);
     uint8_t *buf = cx_arena_alloc(in->b->arena, len ? len : 1);
-    if (!buf) { in->rc = CX_E_NOMEM; return; }
+    if (!buf) {
+        in->rc = CX_E_NOMEM;
+        return;
+    }
     cx__customer_context__pack(st->ctx, buf);
     in->rc = cx_cache_put(in->b->cache, customer_id, buf, len);
 }
@@ -290,7 +311,10 @@ static void s_install_producer(void *arg, const char *id, void *value)
     cx_producer_t *bp = value, *p = cx_hmap_get(b->producers, id);
     if (!p) {
         p = malloc(sizeof(*p));
-        if (!p || cx_hmap_put(b->producers, id, p, NULL) != 0) { free(p); return; }
+        if (!p || cx_hmap_put(b->producers, id, p, NULL) != 0) {
+            free(p);
+            return;
+        }
     }
     *p = *bp;
 }
@@ -320,17 +344,22 @@ static void s_reply(cx_broker_t *b, size_t n)
         it->peer = -1;
         for (size_t p = 0; p < npeers; p++) {
             zmq_msg_t *pid = &s_batch.items[first[p]].id;
-            if (zmq_msg_size(pid) == idl && memcmp(zmq_msg_data(pid), zmq_msg_data(&it->id), idl) == 0) {
+            if (zmq_msg_size(pid) == idl &&
+                memcmp(zmq_msg_data(pid), zmq_msg_data(&it->id), idl) == 0) {
                 it->peer = (int)p;
                 break;
             }
         }
-        if (it->peer < 0) { first[npeers] = (int)i; it->peer = (int)npeers++; }
+        if (it->peer < 0) {
+            first[npeers] = (int)i;
+            it->peer = (int)npeers++;
+        }
     }
     for (size_t p = 0; p < npeers; p++) {
         Cx__PublishReply rep = CX__PUBLISH_REPLY__INIT;
         size_t cnt = 0;
-        for (size_t i = (size_t)first[p]; i < n; i++) cnt += s_batch.items[i].peer == (int)p;
+        for (size_t i = (size_t)first[p]; i < n; i++)
+            cnt += s_batch.items[i].peer == (int)p;
         rep.acked = cx_arena_alloc(a, cnt * sizeof(uint64_t));
         rep.duplicates = cx_arena_alloc(a, cnt * sizeof(uint64_t));
         rep.nacks = cx_arena_alloc(a, cnt * sizeof(Cx__Nack *));
@@ -372,7 +401,8 @@ int cx_ingest_pump(cx_broker_t *b)
     int rc = s_batch_init(b->cfg->batch_max);
     if (rc) return rc;
     size_t n = 0;
-    while (n < b->cfg->batch_max && s_recv(b->pub_sock, &s_batch.items[n])) n++;
+    while (n < b->cfg->batch_max && s_recv(b->pub_sock, &s_batch.items[n]))
+        n++;
     if (n == 0) return 0;
 
     cx_arena_reset(b->arena);
@@ -385,7 +415,10 @@ int cx_ingest_pump(cx_broker_t *b)
     for (size_t i = 0; i < n; i++) {
         item_t *it = &s_batch.items[i];
         if (it->state != IT_PENDING) continue;
-        if (store_rc) { s_nack(it, store_rc, NULL); continue; }
+        if (store_rc) {
+            s_nack(it, store_rc, NULL);
+            continue;
+        }
         store_rc = s_process(b, it, now);
         if (store_rc) s_nack(it, store_rc, NULL);
     }
@@ -394,8 +427,10 @@ int cx_ingest_pump(cx_broker_t *b)
         cx_hmap_each(s_batch.batch_prod, s_put_producer, &pw);
         store_rc = pw.rc;
     }
-    if (!store_rc) store_rc = cx_store_commit(b->store);
-    else cx_store_abort(b->store);
+    if (!store_rc)
+        store_rc = cx_store_commit(b->store);
+    else
+        cx_store_abort(b->store);
 
     if (store_rc) {
         /* Nothing of the batch is on disk: forget it, NACK what was accepted. */
@@ -418,15 +453,18 @@ int cx_ingest_pump(cx_broker_t *b)
         for (size_t i = 0; i < n; i++) {
             item_t *it = &s_batch.items[i];
             if (it->state == IT_ACCEPTED && it->event_id)
-                cx_dedup_add(b->dedup, cx_hash64(it->event_id, strlen(it->event_id)),
-                             it->log_seq, now);
+                cx_dedup_add(b->dedup, cx_hash64(it->event_id, strlen(it->event_id)), it->log_seq,
+                             now);
         }
     }
     for (size_t i = 0; i < n; i++) {
         item_t *it = &s_batch.items[i];
-        if (it->state == IT_ACCEPTED) b->n.accepted++;
-        else if (it->state == IT_DUPLICATE) b->n.duplicates++;
-        else cx_count_reject(b, it->code);
+        if (it->state == IT_ACCEPTED)
+            b->n.accepted++;
+        else if (it->state == IT_DUPLICATE)
+            b->n.duplicates++;
+        else
+            cx_count_reject(b, it->code);
     }
     b->n.batches++;
     s_reply(b, n);
@@ -446,7 +484,10 @@ static int s_load_producer(void *arg, const char *id, uint64_t seq, int64_t at)
     if (!p) return CX_E_NOMEM;
     p->seq = seq;
     p->at = at;
-    if (cx_hmap_put(b->producers, id, p, NULL) != 0) { free(p); return CX_E_NOMEM; }
+    if (cx_hmap_put(b->producers, id, p, NULL) != 0) {
+        free(p);
+        return CX_E_NOMEM;
+    }
     return 0;
 }
 
@@ -464,7 +505,8 @@ static int s_replay_one(void *arg, uint64_t seq, const void *data, size_t len)
     Cx__Event *ev = cx__event__unpack(cx_arena_allocator(b->arena), len, data);
     if (!ev || !ev->customer_id) {
         r->failed++;
-        cx_log(CX_LOG_WARN, "replay: log seq %llu does not decode; skipped", (unsigned long long)seq);
+        cx_log(CX_LOG_WARN, "replay: log seq %llu does not decode; skipped",
+               (unsigned long long)seq);
         return 0;
     }
     const uint8_t *cdata;
@@ -485,7 +527,8 @@ static int s_replay_one(void *arg, uint64_t seq, const void *data, size_t len)
         /* Logged events were applied once already; this cannot fail unless the
          * reducer changed incompatibly. Say so and go on. */
         r->failed++;
-        cx_log(CX_LOG_WARN, "replay: log seq %llu no longer applies; skipped", (unsigned long long)seq);
+        cx_log(CX_LOG_WARN, "replay: log seq %llu no longer applies; skipped",
+               (unsigned long long)seq);
         return 0;
     }
     if (cx_event_type_parse(ev->type) == CX_EV_CUSTOMER_ERASE) {
@@ -538,7 +581,8 @@ int cx_ingest_recover(cx_broker_t *b)
     if (rc) return rc;
     b->last_seq = last;
     if (applied > last) {
-        cx_log(CX_LOG_ERROR, "state says it includes log seq %llu but the log ends at %llu: "
+        cx_log(CX_LOG_ERROR,
+               "state says it includes log seq %llu but the log ends at %llu: "
                "the log environment is not the one the contexts were built from",
                (unsigned long long)applied, (unsigned long long)last);
         return CX_E_STORAGE;
@@ -556,8 +600,8 @@ int cx_ingest_recover(cx_broker_t *b)
                (unsigned long long)r.failed);
     }
 
-    tail_t t = {b, cx_now_us() - b->cfg->dedup_window_us, NULL, NULL, NULL, 0,
-                b->cfg->dedup_window_count};
+    tail_t t = {
+        b, cx_now_us() - b->cfg->dedup_window_us, NULL, NULL, NULL, 0, b->cfg->dedup_window_count};
     if (t.cap > count) t.cap = (size_t)count;
     if (t.cap) {
         t.hash = malloc(t.cap * sizeof(uint64_t));
@@ -565,7 +609,8 @@ int cx_ingest_recover(cx_broker_t *b)
         t.at = malloc(t.cap * sizeof(int64_t));
         if (t.hash && t.seq && t.at) {
             rc = cx_store_log_scan_back(b->store, s_tail_one, &t);
-            for (size_t i = t.n; i-- > 0;) cx_dedup_add(b->dedup, t.hash[i], t.seq[i], t.at[i]);
+            for (size_t i = t.n; i-- > 0;)
+                cx_dedup_add(b->dedup, t.hash[i], t.seq[i], t.at[i]);
         } else {
             rc = CX_E_NOMEM;
         }
@@ -575,8 +620,10 @@ int cx_ingest_recover(cx_broker_t *b)
         if (rc < 0) return rc;
     }
     cx_arena_reset(b->arena);
-    cx_log(CX_LOG_INFO, "log: %llu events (seq %llu..%llu), %zu producers, %zu event ids in the "
-           "duplicate window", (unsigned long long)count, (unsigned long long)first,
-           (unsigned long long)last, cx_hmap_size(b->producers), (size_t)t.n);
+    cx_log(CX_LOG_INFO,
+           "log: %llu events (seq %llu..%llu), %zu producers, %zu event ids in the "
+           "duplicate window",
+           (unsigned long long)count, (unsigned long long)first, (unsigned long long)last,
+           cx_hmap_size(b->producers), (size_t)t.n);
     return 0;
 }

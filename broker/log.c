@@ -8,7 +8,10 @@
 
 static atomic_int s_level = CX_LOG_INFO;
 
-void cx_log_set_level(cx_log_level_t level) { atomic_store(&s_level, (int)level); }
+void cx_log_set_level(cx_log_level_t level)
+{
+    atomic_store(&s_level, (int)level);
+}
 
 void cx_log(cx_log_level_t level, const char *fmt, ...)
 {

@@ -21,8 +21,10 @@ static volatile int s_reload = 0;
 
 static void s_on_signal(int sig)
 {
-    if (sig == SIGHUP) s_reload = 1;
-    else s_stop = 1;
+    if (sig == SIGHUP)
+        s_reload = 1;
+    else
+        s_stop = 1;
 }
 
 static void s_usage(FILE *f)
@@ -48,7 +50,10 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c': path = optarg; break;
-        case 'C': path = optarg; check = true; break;
+        case 'C':
+            path = optarg;
+            check = true;
+            break;
         case 'v': cx_log_set_level(CX_LOG_DEBUG); break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;

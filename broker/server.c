@@ -57,7 +57,8 @@ static void *s_bind(cx_broker_t *b, const char *endpoint, const char *what, bool
     if (mandatory) zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     s_ipc_dir(endpoint);
     if (zmq_bind(s, endpoint) != 0) {
-        cx_log(CX_LOG_ERROR, "listen.%s: cannot bind %s: %s", what, endpoint, zmq_strerror(zmq_errno()));
+        cx_log(CX_LOG_ERROR, "listen.%s: cannot bind %s: %s", what, endpoint,
+               zmq_strerror(zmq_errno()));
         zmq_close(s);
         return NULL;
     }
@@ -65,11 +66,13 @@ static void *s_bind(cx_broker_t *b, const char *endpoint, const char *what, bool
     return s;
 }
 
-int cx_server_open(cx_config_t *cfg, const char *config_path, volatile int *stop,
-                   cx_broker_t **out)
+int cx_server_open(cx_config_t *cfg, const char *config_path, volatile int *stop, cx_broker_t **out)
 {
     cx_broker_t *b = calloc(1, sizeof(*b));
-    if (!b) { cx_config_destroy(&cfg); return CX_E_NOMEM; }
+    if (!b) {
+        cx_config_destroy(&cfg);
+        return CX_E_NOMEM;
+    }
     b->cfg = cfg;
     b->config_path = config_path ? strdup(config_path) : NULL;
     b->stop = stop;
@@ -92,7 +95,10 @@ int cx_server_open(cx_config_t *cfg, const char *config_path, volatile int *stop
         goto fail;
     }
     b->delivery = cx_delivery_new(b);
-    if (!b->delivery) { rc = CX_E_STORAGE; goto fail; }
+    if (!b->delivery) {
+        rc = CX_E_STORAGE;
+        goto fail;
+    }
     rc = CX_E_ZMQ;
     b->zctx = zmq_ctx_new();
     if (!b->zctx) goto fail;
@@ -196,8 +202,14 @@ int cx_server_run(cx_broker_t *b, volatile int *reload)
     int nitems = 0;
     items[nitems++] = (zmq_pollitem_t){b->pub_sock, 0, ZMQ_POLLIN, 0};
     int di = -1, ai = -1;
-    if (b->deliver_sock) { di = nitems; items[nitems++] = (zmq_pollitem_t){b->deliver_sock, 0, ZMQ_POLLIN, 0}; }
-    if (b->admin_sock) { ai = nitems; items[nitems++] = (zmq_pollitem_t){b->admin_sock, 0, ZMQ_POLLIN, 0}; }
+    if (b->deliver_sock) {
+        di = nitems;
+        items[nitems++] = (zmq_pollitem_t){b->deliver_sock, 0, ZMQ_POLLIN, 0};
+    }
+    if (b->admin_sock) {
+        ai = nitems;
+        items[nitems++] = (zmq_pollitem_t){b->admin_sock, 0, ZMQ_POLLIN, 0};
+    }
     int64_t last_expire = 0, last_prune = 0;
     cx_log(CX_LOG_INFO, "ready: %zu partners, %zu routes, log at seq %llu", b->cfg->n_partners,
            b->cfg->n_routes, (unsigned long long)b->last_seq);
@@ -212,7 +224,8 @@ int cx_server_run(cx_broker_t *b, volatile int *reload)
             int n = cx_ingest_pump(b);
             if (n < 0) cx_log(CX_LOG_ERROR, "ingest: %s", cx_strerror(n));
         }
-        if (di >= 0 && rc > 0 && (items[di].revents & ZMQ_POLLIN)) cx_delivery_on_readable(b->delivery);
+        if (di >= 0 && rc > 0 && (items[di].revents & ZMQ_POLLIN))
+            cx_delivery_on_readable(b->delivery);
         cx_delivery_pump(b->delivery);
         if (ai >= 0 && rc > 0 && (items[ai].revents & ZMQ_POLLIN)) cx_admin_on_readable(b);
         int64_t now = cx_now_us();
@@ -237,7 +250,9 @@ int cx_server_run(cx_broker_t *b, volatile int *reload)
     cx_log(CX_LOG_INFO, "stopping: writing cursors and a last checkpoint");
     cx_delivery_flush_cursors(b->delivery);
     int rc = cx_cache_checkpoint_sync(b->cache, b->last_seq);
-    if (rc) cx_log(CX_LOG_ERROR, "final checkpoint: %s (the log replays at next start)", cx_strerror(rc));
+    if (rc)
+        cx_log(CX_LOG_ERROR, "final checkpoint: %s (the log replays at next start)",
+               cx_strerror(rc));
     cx_log(CX_LOG_INFO, "stopped at log seq %llu: %llu accepted, %llu rejected, %llu duplicates",
            (unsigned long long)b->last_seq, (unsigned long long)b->n.accepted,
            (unsigned long long)b->n.rejected, (unsigned long long)b->n.duplicates);

@@ -19,8 +19,8 @@
 struct cx_store {
     MDB_env *log_env;
     MDB_dbi db_log, db_stream, db_cursor, db_producer, db_partner;
-    MDB_txn *wtxn;  /* the batch's write transaction */
-    MDB_txn *rtxn;  /* delivery's read view */
+    MDB_txn *wtxn; /* the batch's write transaction */
+    MDB_txn *rtxn; /* delivery's read view */
     MDB_env *state_env;
     MDB_dbi db_ctx, db_meta;
     char dir[512];
@@ -28,13 +28,17 @@ struct cx_store {
 
 static void s_put_be64(unsigned char *p, uint64_t v)
 {
-    for (int i = 7; i >= 0; i--) { p[i] = (unsigned char)v; v >>= 8; }
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)v;
+        v >>= 8;
+    }
 }
 
 static uint64_t s_get_be64(const unsigned char *p)
 {
     uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
     return v;
 }
 
@@ -52,8 +56,8 @@ static int s_put_code(int rc, const char *what)
     return s_code(rc);
 }
 
-static int s_open_env(const char *path, uint64_t map_size, unsigned flags, int maxdbs, MDB_env **out,
-                      char *err, size_t errlen)
+static int s_open_env(const char *path, uint64_t map_size, unsigned flags, int maxdbs,
+                      MDB_env **out, char *err, size_t errlen)
 {
     if (mkdir(path, 0750) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
@@ -83,8 +87,10 @@ static int s_open_dbs(MDB_env *env, const char **names, MDB_dbi **dbis, int n, c
         rc = mdb_dbi_open(txn, names[i], MDB_CREATE, dbis[i]);
         if (rc) snprintf(err, errlen, "db %s: %s", names[i], mdb_strerror(rc));
     }
-    if (rc == 0) rc = mdb_txn_commit(txn);
-    else mdb_txn_abort(txn);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
     if (rc && !err[0]) snprintf(err, errlen, "opening databases: %s", mdb_strerror(rc));
     return rc ? CX_E_STORAGE : 0;
 }
@@ -154,7 +160,10 @@ int cx_store_begin(cx_store_t *self)
     return s_code(rc);
 }
 
-bool cx_store_is_writing(const cx_store_t *self) { return self->wtxn != NULL; }
+bool cx_store_is_writing(const cx_store_t *self)
+{
+    return self->wtxn != NULL;
+}
 
 int cx_store_log_append(cx_store_t *self, uint64_t seq, const void *data, size_t len)
 {
@@ -176,7 +185,8 @@ int cx_store_stream_append(cx_store_t *self, uint32_t partner_num, uint64_t stre
 {
     /* value: log seq (8, BE) | route length (1) | route | customer id */
     unsigned char k[12], v[8 + 1 + 255 + 256];
-    for (int i = 0; i < 4; i++) k[i] = (unsigned char)(partner_num >> (24 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        k[i] = (unsigned char)(partner_num >> (24 - 8 * i));
     s_put_be64(k + 4, stream_seq);
     size_t rlen = strlen(route), clen = strlen(customer_id);
     if (rlen > 255) rlen = 255;
@@ -229,8 +239,10 @@ int cx_store_log_bounds(cx_store_t *self, uint64_t *first, uint64_t *last, uint6
     rc = mdb_cursor_open(txn, self->db_log, &cur);
     if (rc == 0) {
         MDB_val k, v;
-        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size == 8) *first = s_get_be64(k.mv_data);
-        if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8) *last = s_get_be64(k.mv_data);
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size == 8)
+            *first = s_get_be64(k.mv_data);
+        if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+            *last = s_get_be64(k.mv_data);
         mdb_cursor_close(cur);
     }
     mdb_txn_abort(txn);
@@ -245,7 +257,10 @@ static int s_scan(cx_store_t *self, uint64_t from, bool back,
     int rc = mdb_txn_begin(self->log_env, NULL, MDB_RDONLY, &txn);
     if (rc) return s_code(rc);
     rc = mdb_cursor_open(txn, self->db_log, &cur);
-    if (rc) { mdb_txn_abort(txn); return s_code(rc); }
+    if (rc) {
+        mdb_txn_abort(txn);
+        return s_code(rc);
+    }
     unsigned char kb[8];
     s_put_be64(kb, from);
     MDB_val k = {8, kb}, v;
@@ -288,8 +303,12 @@ int cx_store_log_fetch(cx_store_t *self, uint64_t seq, uint8_t **data, size_t *l
     int ret = rc == MDB_NOTFOUND ? CX_E_INVAL : s_code(rc);
     if (rc == 0) {
         *data = malloc(v.mv_size ? v.mv_size : 1);
-        if (!*data) ret = CX_E_NOMEM;
-        else { memcpy(*data, v.mv_data, v.mv_size); *len = v.mv_size; }
+        if (!*data)
+            ret = CX_E_NOMEM;
+        else {
+            memcpy(*data, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        }
     }
     mdb_txn_abort(txn);
     return ret;
@@ -327,7 +346,8 @@ int cx_store_stream_scan(cx_store_t *self, uint32_t partner_num, uint64_t after,
     int rc = mdb_cursor_open(self->rtxn, self->db_stream, &cur);
     if (rc) return s_code(rc);
     unsigned char kb[12];
-    for (int i = 0; i < 4; i++) kb[i] = (unsigned char)(partner_num >> (24 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        kb[i] = (unsigned char)(partner_num >> (24 - 8 * i));
     s_put_be64(kb + 4, after + 1);
     MDB_val k = {12, kb}, v;
     size_t n = 0;
@@ -337,8 +357,11 @@ int cx_store_stream_scan(cx_store_t *self, uint32_t partner_num, uint64_t after,
         const unsigned char *vp = v.mv_data;
         size_t rlen = vp[8];
         if (9 + rlen > v.mv_size) break;
-        cx_stream_entry_t e = {s_get_be64((const unsigned char *)k.mv_data + 4), s_get_be64(vp),
-                               (const char *)vp + 9, rlen, (const char *)vp + 9 + rlen,
+        cx_stream_entry_t e = {s_get_be64((const unsigned char *)k.mv_data + 4),
+                               s_get_be64(vp),
+                               (const char *)vp + 9,
+                               rlen,
+                               (const char *)vp + 9 + rlen,
                                v.mv_size - 9 - rlen};
         int r = fn(arg, &e);
         n++;
@@ -360,7 +383,8 @@ int cx_store_stream_last(cx_store_t *self, uint32_t partner_num, uint64_t *last)
     if (rc == 0) {
         unsigned char kb[12];
         uint32_t next = partner_num + 1;
-        for (int i = 0; i < 4; i++) kb[i] = (unsigned char)(next >> (24 - 8 * i));
+        for (int i = 0; i < 4; i++)
+            kb[i] = (unsigned char)(next >> (24 - 8 * i));
         memset(kb + 4, 0, 8);
         MDB_val k = {12, kb}, v;
         /* Position after this partner's range, then step back one entry. */
@@ -368,7 +392,8 @@ int cx_store_stream_last(cx_store_t *self, uint32_t partner_num, uint64_t *last)
         r = r == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
         if (r == 0 && k.mv_size == 12) {
             const unsigned char *kp = k.mv_data;
-            uint32_t p = (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
+            uint32_t p =
+                (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
             if (p == partner_num) *last = s_get_be64(kp + 4);
         }
         mdb_cursor_close(cur);
@@ -385,13 +410,15 @@ static int64_t s_accepted_at(const MDB_val *v)
     const unsigned char *p = (const unsigned char *)v->mv_data + v->mv_size - 9;
     if (p[0] != ((6 << 3) | 1)) return -1;
     uint64_t t = 0;
-    for (int i = 8; i >= 1; i--) t = t << 8 | p[i];
+    for (int i = 8; i >= 1; i--)
+        t = t << 8 | p[i];
     return (int64_t)t;
 }
 
 static void s_stream_key(unsigned char *kb, uint32_t partner_num, uint64_t seq)
 {
-    for (int i = 0; i < 4; i++) kb[i] = (unsigned char)(partner_num >> (24 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        kb[i] = (unsigned char)(partner_num >> (24 - 8 * i));
     s_put_be64(kb + 4, seq);
 }
 
@@ -434,13 +461,16 @@ int cx_store_prune(cx_store_t *self, uint64_t log_upto, int64_t older_than_us,
         if (r != 0 && r != MDB_NOTFOUND && r != EINVAL) rc = r;
     }
     if (cur) mdb_cursor_close(cur);
-    if (rc == 0) rc = mdb_txn_commit(txn);
-    else mdb_txn_abort(txn);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
     if (rc) *n_log = *n_stream = 0;
     return s_code(rc);
 }
 
-int cx_store_stream_get(cx_store_t *self, uint32_t partner_num, uint64_t stream_seq, uint64_t *log_seq)
+int cx_store_stream_get(cx_store_t *self, uint32_t partner_num, uint64_t stream_seq,
+                        uint64_t *log_seq)
 {
     unsigned char kb[12];
     s_stream_key(kb, partner_num, stream_seq);
@@ -510,8 +540,10 @@ int cx_store_partner_num(cx_store_t *self, const char *partner_id, uint32_t *num
     v.mv_size = 4;
     v.mv_data = &n;
     rc = mdb_put(txn, self->db_partner, &k, &v, 0);
-    if (rc == 0) rc = mdb_txn_commit(txn);
-    else mdb_txn_abort(txn);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
     if (rc == 0) *num = n;
     return s_code(rc);
 }
@@ -532,8 +564,12 @@ int cx_store_ctx_get(cx_store_t *self, const char *customer_id, uint8_t **data, 
         ret = s_code(rc);
     } else {
         *data = malloc(v.mv_size ? v.mv_size : 1);
-        if (!*data) ret = CX_E_NOMEM;
-        else { memcpy(*data, v.mv_data, v.mv_size); *len = v.mv_size; }
+        if (!*data)
+            ret = CX_E_NOMEM;
+        else {
+            memcpy(*data, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        }
     }
     mdb_txn_abort(txn);
     return ret;
@@ -541,7 +577,8 @@ int cx_store_ctx_get(cx_store_t *self, const char *customer_id, uint8_t **data, 
 
 static int s_cmp_items(const void *a, const void *b)
 {
-    return strcmp(((const cx_ctx_write_t *)a)->customer_id, ((const cx_ctx_write_t *)b)->customer_id);
+    return strcmp(((const cx_ctx_write_t *)a)->customer_id,
+                  ((const cx_ctx_write_t *)b)->customer_id);
 }
 
 int cx_store_ctx_write(cx_store_t *self, cx_ctx_write_t *items, size_t n, uint64_t applied_seq)

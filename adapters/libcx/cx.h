@@ -62,11 +62,11 @@ typedef struct {
 
 /* The outcome of one event, given to the result callback. */
 typedef struct {
-    uint64_t seq;        /* the producer seq cx_publish gave it */
-    uintptr_t tag;       /* what the caller passed to cx_publish */
-    int code;            /* 0: acked; else the NACK's CX_E_* code or CX_E_TIMEOUT */
-    bool duplicate;      /* acked as a duplicate of an event already logged */
-    const char *reason;  /* NACK text (valid during the callback only); NULL if acked */
+    uint64_t seq;       /* the producer seq cx_publish gave it */
+    uintptr_t tag;      /* what the caller passed to cx_publish */
+    int code;           /* 0: acked; else the NACK's CX_E_* code or CX_E_TIMEOUT */
+    bool duplicate;     /* acked as a duplicate of an event already logged */
+    const char *reason; /* NACK text (valid during the callback only); NULL if acked */
 } cx_result_t;
 
 typedef void(cx_result_fn)(void *arg, const cx_result_t *result);
@@ -88,7 +88,8 @@ void cx_publisher_on_result(cx_publisher_t *self, cx_result_fn *fn, void *arg);
  * 0 and *seq (may be NULL), CX_E_TOO_LARGE, CX_E_NOMEM, CX_E_ZMQ. */
 int cx_publish(cx_publisher_t *self, const Cx__Event *ev, uintptr_t tag, uint64_t *seq);
 /* The same for an already encoded cx.Event (len bytes, copied). */
-int cx_publish_raw(cx_publisher_t *self, const void *data, size_t len, uintptr_t tag, uint64_t *seq);
+int cx_publish_raw(cx_publisher_t *self, const void *data, size_t len, uintptr_t tag,
+                   uint64_t *seq);
 /* Processes replies for up to timeout_ms without sending. Returns how many
  * events got their outcome. */
 int cx_publisher_poll(cx_publisher_t *self, int timeout_ms);
@@ -126,7 +127,7 @@ void cx_delivery_free(Cx__Delivery *d);
 /* Sends one admin request and waits up to timeout_ms for the reply.
  * 0 and *reply (free with cx__admin_reply__free_unpacked(reply, NULL)),
  * CX_E_TIMEOUT, CX_E_ZMQ. The reply's own code says if the request succeeded. */
-int cx_admin_call(const char *endpoint, const char *command, const char *const *args,
-                  size_t n_args, int timeout_ms, Cx__AdminReply **reply);
+int cx_admin_call(const char *endpoint, const char *command, const char *const *args, size_t n_args,
+                  int timeout_ms, Cx__AdminReply **reply);
 
 #endif

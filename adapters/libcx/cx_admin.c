@@ -3,8 +3,8 @@
 
 #include "cx.h"
 
-int cx_admin_call(const char *endpoint, const char *command, const char *const *args,
-                  size_t n_args, int timeout_ms, Cx__AdminReply **reply)
+int cx_admin_call(const char *endpoint, const char *command, const char *const *args, size_t n_args,
+                  int timeout_ms, Cx__AdminReply **reply)
 {
     void *ctx = zmq_ctx_new();
     void *s = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
@@ -21,9 +21,15 @@ int cx_admin_call(const char *endpoint, const char *command, const char *const *
     zmq_msg_t m;
     if (zmq_msg_init_size(&m, len) != 0) goto out;
     cx__admin_request__pack(&req, zmq_msg_data(&m));
-    if (zmq_msg_send(&m, s, 0) < 0) { zmq_msg_close(&m); goto out; }
+    if (zmq_msg_send(&m, s, 0) < 0) {
+        zmq_msg_close(&m);
+        goto out;
+    }
     zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) <= 0) { rc = CX_E_TIMEOUT; goto out; }
+    if (zmq_poll(&it, 1, timeout_ms) <= 0) {
+        rc = CX_E_TIMEOUT;
+        goto out;
+    }
     zmq_msg_init(&m);
     if (zmq_msg_recv(&m, s, 0) >= 0) {
         *reply = cx__admin_reply__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));

@@ -19,15 +19,22 @@ typedef struct chunk {
 } chunk_t;
 
 struct cx_arena {
-    chunk_t *head;   /* current chunk; older ones follow */
-    chunk_t *first;  /* the chunk kept across resets */
+    chunk_t *head;  /* current chunk; older ones follow */
+    chunk_t *first; /* the chunk kept across resets */
     size_t chunk_size;
     size_t used;
     ProtobufCAllocator pb;
 };
 
-static void *s_pb_alloc(void *data, size_t size) { return cx_arena_alloc(data, size); }
-static void s_pb_free(void *data, void *ptr) { (void)data; (void)ptr; }
+static void *s_pb_alloc(void *data, size_t size)
+{
+    return cx_arena_alloc(data, size);
+}
+static void s_pb_free(void *data, void *ptr)
+{
+    (void)data;
+    (void)ptr;
+}
 
 static chunk_t *s_chunk_new(size_t size)
 {
@@ -45,7 +52,10 @@ cx_arena_t *cx_arena_new(size_t chunk_size)
     if (!self) return NULL;
     self->chunk_size = chunk_size ? chunk_size : 64 * 1024;
     self->first = self->head = s_chunk_new(self->chunk_size);
-    if (!self->head) { free(self); return NULL; }
+    if (!self->head) {
+        free(self);
+        return NULL;
+    }
     self->pb.alloc = s_pb_alloc;
     self->pb.free = s_pb_free;
     self->pb.allocator_data = self;
@@ -56,7 +66,11 @@ void cx_arena_destroy(cx_arena_t **pself)
 {
     if (!pself || !*pself) return;
     chunk_t *c = (*pself)->head;
-    while (c) { chunk_t *n = c->next; free(c); c = n; }
+    while (c) {
+        chunk_t *n = c->next;
+        free(c);
+        c = n;
+    }
     free(*pself);
     *pself = NULL;
 }
@@ -91,13 +105,23 @@ char *cx_arena_strdup(cx_arena_t *self, const char *s)
 void cx_arena_reset(cx_arena_t *self)
 {
     chunk_t *c = self->head;
-    while (c && c != self->first) { chunk_t *n = c->next; free(c); c = n; }
+    while (c && c != self->first) {
+        chunk_t *n = c->next;
+        free(c);
+        c = n;
+    }
     self->head = self->first;
     self->first->used = 0;
     self->first->next = NULL;
     self->used = 0;
 }
 
-size_t cx_arena_used(const cx_arena_t *self) { return self->used; }
+size_t cx_arena_used(const cx_arena_t *self)
+{
+    return self->used;
+}
 
-ProtobufCAllocator *cx_arena_allocator(cx_arena_t *self) { return &self->pb; }
+ProtobufCAllocator *cx_arena_allocator(cx_arena_t *self)
+{
+    return &self->pb;
+}

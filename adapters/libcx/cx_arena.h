@@ -8,8 +8,8 @@
 #ifndef CX_ARENA_H
 #define CX_ARENA_H
 
-#include <stddef.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
 
 typedef struct cx_arena cx_arena_t;
 

@@ -5,8 +5,9 @@ const char *cx_strerror(int code)
 {
     switch (code) {
     case CX_OK: return "ok";
-#define CX_ERR_TEXT(name, c, text) case c: return text;
-    CX_ERRORS(CX_ERR_TEXT)
+#define CX_ERR_TEXT(name, c, text)                                                                 \
+    case c: return text;
+        CX_ERRORS(CX_ERR_TEXT)
 #undef CX_ERR_TEXT
     default: return "unknown error";
     }
@@ -16,8 +17,9 @@ const char *cx_err_name(int code)
 {
     switch (code) {
     case CX_OK: return "CX_OK";
-#define CX_ERR_NAME(name, c, text) case c: return "CX_E_" #name;
-    CX_ERRORS(CX_ERR_NAME)
+#define CX_ERR_NAME(name, c, text)                                                                 \
+    case c: return "CX_E_" #name;
+        CX_ERRORS(CX_ERR_NAME)
 #undef CX_ERR_NAME
     default: return "CX_E_UNKNOWN";
     }

@@ -84,11 +84,15 @@ int cx_time_parse(const char *s, int64_t *out_us)
         p++;
         int nd = 0;
         while (*p >= '0' && *p <= '9') {
-            if (nd < 6) { frac = frac * 10 + (*p - '0'); nd++; }
+            if (nd < 6) {
+                frac = frac * 10 + (*p - '0');
+                nd++;
+            }
             p++;
         }
         if (nd == 0) return CX_E_BAD_TIME;
-        while (nd++ < 6) frac *= 10;
+        while (nd++ < 6)
+            frac *= 10;
     }
     int off = 0;
     if (*p == 'Z' || *p == 'z') {
@@ -108,8 +112,12 @@ int cx_time_parse(const char *s, int64_t *out_us)
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
     if (D > mdays[M - 1] || (M == 2 && D == 29 && !leap)) return CX_E_BAD_TIME;
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-                    .tm_hour = h, .tm_min = m, .tm_sec = sec};
+    struct tm tm = {.tm_year = Y - 1900,
+                    .tm_mon = M - 1,
+                    .tm_mday = D,
+                    .tm_hour = h,
+                    .tm_min = m,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     *out_us = ((int64_t)t - off) * 1000000 + frac;
     return 0;
@@ -118,7 +126,10 @@ int cx_time_parse(const char *s, int64_t *out_us)
 int cx_time_format(int64_t us, char *buf, size_t len)
 {
     int64_t secs = us / 1000000, frac = us % 1000000;
-    if (frac < 0) { frac += 1000000; secs -= 1; }
+    if (frac < 0) {
+        frac += 1000000;
+        secs -= 1;
+    }
     time_t t = (time_t)secs;
     struct tm tm;
     if (!gmtime_r(&t, &tm)) return CX_E_INVAL;

@@ -150,7 +150,10 @@ static int s_base64_value(char c)
 static int s_base64_decode(const char *s, size_t len, uint8_t *out, size_t *out_len)
 {
     size_t pad = 0;
-    while (pad < 2 && len > 0 && s[len - 1] == '=') { len--; pad++; }
+    while (pad < 2 && len > 0 && s[len - 1] == '=') {
+        len--;
+        pad++;
+    }
     if (pad && (len + pad) % 4 != 0) return -1;
     if (len % 4 == 1) return -1;
     size_t n = 0;
@@ -385,8 +388,7 @@ static int s_read_float(s_reader_t *r, const ProtobufCFieldDescriptor *f, const 
     return 0;
 }
 
-static int s_read_enum(s_reader_t *r, const ProtobufCFieldDescriptor *f, const json_t *v,
-                       void *dst)
+static int s_read_enum(s_reader_t *r, const ProtobufCFieldDescriptor *f, const json_t *v, void *dst)
 {
     const ProtobufCEnumDescriptor *ed = f->descriptor;
     if (json_is_string(v)) {
@@ -529,8 +531,10 @@ static int s_read_message(s_reader_t *r, const json_t *obj, const ProtobufCMessa
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
-        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, key);
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(desc, key);
         if (!f) return s_fail(r, CX_E_JSON, "unknown field '%.64s'", key);
         if (json_is_null(v)) continue; /* null: the field is absent */
         if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
@@ -555,8 +559,7 @@ static int s_read_message(s_reader_t *r, const json_t *obj, const ProtobufCMessa
 }
 
 int cx_json_to_message(const json_t *json, const ProtobufCMessageDescriptor *desc,
-                       ProtobufCAllocator *alloc, ProtobufCMessage **out, char *err,
-                       size_t errlen)
+                       ProtobufCAllocator *alloc, ProtobufCMessage **out, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = '\0';
     if (out) *out = NULL;

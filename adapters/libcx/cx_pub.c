@@ -17,7 +17,7 @@
 #include "cx.h"
 
 typedef struct {
-    uint64_t seq;  /* 0: free */
+    uint64_t seq; /* 0: free */
     uint8_t *data;
     size_t len;
     uintptr_t tag;
@@ -33,14 +33,17 @@ struct cx_publisher {
     uint32_t window;
     int timeout_ms, max_tries;
     slot_t *slots;
-    uint64_t next_seq;   /* next seq to hand out */
-    uint64_t oldest;     /* lowest seq possibly in flight */
+    uint64_t next_seq; /* next seq to hand out */
+    uint64_t oldest;   /* lowest seq possibly in flight */
     cx_result_fn *fn;
     void *arg;
     cx_publisher_stats_t st;
 };
 
-static int64_t s_ms(void) { return cx_now_us() / 1000; }
+static int64_t s_ms(void)
+{
+    return cx_now_us() / 1000;
+}
 
 static int s_connect(cx_publisher_t *self)
 {
@@ -89,7 +92,8 @@ void cx_publisher_destroy(cx_publisher_t **pself)
     if (!pself || !*pself) return;
     cx_publisher_t *self = *pself;
     if (self->slots)
-        for (uint32_t i = 0; i < self->window; i++) free(self->slots[i].data);
+        for (uint32_t i = 0; i < self->window; i++)
+            free(self->slots[i].data);
     if (self->sock) zmq_close(self->sock);
     if (self->zctx) zmq_ctx_term(self->zctx);
     free(self->slots);
@@ -131,9 +135,12 @@ static int s_send_slot(cx_publisher_t *self, slot_t *s)
 static void s_finish(cx_publisher_t *self, slot_t *s, int code, bool dup, const char *reason)
 {
     cx_result_t r = {s->seq, s->tag, code, dup, reason};
-    if (code == 0) self->st.acked++;
-    else if (code == CX_E_TIMEOUT) self->st.failed++;
-    else self->st.nacked++;
+    if (code == 0)
+        self->st.acked++;
+    else if (code == CX_E_TIMEOUT)
+        self->st.failed++;
+    else
+        self->st.nacked++;
     if (dup) self->st.duplicates++;
     self->st.in_flight--;
     free(s->data);
@@ -163,7 +170,10 @@ static int s_handle_reply(cx_publisher_t *self, const void *data, size_t len)
     int done = 0;
     for (size_t i = 0; i < r->n_acked; i++) {
         slot_t *s = s_slot(self, r->acked[i]);
-        if (s) { s_finish(self, s, 0, s_is_dup(r, r->acked[i]), NULL); done++; }
+        if (s) {
+            s_finish(self, s, 0, s_is_dup(r, r->acked[i]), NULL);
+            done++;
+        }
     }
     for (size_t i = 0; i < r->n_nacks; i++) {
         Cx__Nack *nk = r->nacks[i];
@@ -228,7 +238,8 @@ int cx_publisher_poll(cx_publisher_t *self, int timeout_ms)
 int cx_publish_raw(cx_publisher_t *self, const void *data, size_t len, uintptr_t tag, uint64_t *seq)
 {
     /* Room in the window: the ring may not span more than `window` seqs. */
-    while (self->next_seq - self->oldest >= self->window) cx_publisher_poll(self, 100);
+    while (self->next_seq - self->oldest >= self->window)
+        cx_publisher_poll(self, 100);
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy) return CX_E_NOMEM;
     memcpy(copy, data, len);
@@ -270,4 +281,7 @@ int cx_publisher_flush(cx_publisher_t *self, int timeout_ms)
     return 0;
 }
 
-void cx_publisher_stats(const cx_publisher_t *self, cx_publisher_stats_t *out) { *out = self->st; }
+void cx_publisher_stats(const cx_publisher_t *self, cx_publisher_stats_t *out)
+{
+    *out = self->st;
+}

@@ -19,15 +19,18 @@ struct cx_subscriber {
     void *zctx, *sock;
     char *partner_id;
     cx_subscriber_opts_t opts;
-    uint64_t last_seq;     /* last delivery returned to the application */
-    uint64_t acked;        /* last seq acked */
-    bool replay_pending;   /* from_seq still to be asked for */
+    uint64_t last_seq;   /* last delivery returned to the application */
+    uint64_t acked;      /* last seq acked */
+    bool replay_pending; /* from_seq still to be asked for */
     int64_t last_heard_ms;
     char error[256];
     bool has_error;
 };
 
-static int64_t s_ms(void) { return cx_now_us() / 1000; }
+static int64_t s_ms(void)
+{
+    return cx_now_us() / 1000;
+}
 
 static int s_send_msg(cx_subscriber_t *self, const Cx__PartnerMsg *m)
 {

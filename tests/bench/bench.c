@@ -67,9 +67,18 @@ typedef struct {
 } s_opts_t;
 
 static s_opts_t s_opt = {
-    .bin = NULL, .scenario = "all", .csv = NULL, .mode = "custom", .events = 100000,
-    .customers = 10000, .w1_customers = 100000, .partners = 0, .rate = 20000,
-    .duration = 3, .window = 1000, .sync = "full",
+    .bin = NULL,
+    .scenario = "all",
+    .csv = NULL,
+    .mode = "custom",
+    .events = 100000,
+    .customers = 10000,
+    .w1_customers = 100000,
+    .partners = 0,
+    .rate = 20000,
+    .duration = 3,
+    .window = 1000,
+    .sync = "full",
 };
 
 /* ------------------------------------------------------------------ results */
@@ -82,7 +91,7 @@ typedef struct {
     long events, customers;
     int partners;
     double seconds;
-    double pub_eps;           /* acked events per second */
+    double pub_eps; /* acked events per second */
     long nacked;
     double deliv_eps[S_MAX_PARTNERS];
     long delivered[S_MAX_PARTNERS];
@@ -158,7 +167,8 @@ static long s_proc_rss_anon_kb(pid_t pid)
 static uint64_t s_du_total;
 static int s_du_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
-    (void)path; (void)ftw;
+    (void)path;
+    (void)ftw;
     if (flag == FTW_F) s_du_total += (uint64_t)sb->st_blocks * 512;
     return 0;
 }
@@ -334,8 +344,10 @@ static void *s_base_router(void *arg)
                 MDB_val val = {zmq_msg_size(&bodies[i]), zmq_msg_data(&bodies[i])};
                 rc = mdb_put(t, dbi, &key, &val, MDB_APPEND);
             }
-            if (rc == 0) rc = mdb_txn_commit(t); /* fsyncs: env opened without NOSYNC */
-            else mdb_txn_abort(t);
+            if (rc == 0)
+                rc = mdb_txn_commit(t); /* fsyncs: env opened without NOSYNC */
+            else
+                mdb_txn_abort(t);
             if (rc) bt->rc = rc;
         }
         for (int i = 0; i < n; i++) {
@@ -359,7 +371,8 @@ static double s_run_baseline(const char *dir, int with_lmdb, long n, uint32_t wi
     if (with_lmdb) snprintf(bt.lmdb_dir, sizeof bt.lmdb_dir, "%s/base-lmdb", dir);
     pthread_t th;
     pthread_create(&th, NULL, s_base_router, &bt);
-    while (!atomic_load(&bt.ready)) s_sleep_us(1000);
+    while (!atomic_load(&bt.ready))
+        s_sleep_us(1000);
     double eps = -1;
     if (bt.rc != 0) goto done;
     void *d = zmq_socket(bt.zctx, ZMQ_DEALER);
@@ -385,7 +398,8 @@ static double s_run_baseline(const char *dir, int with_lmdb, long n, uint32_t wi
         zmq_pollitem_t it = {d, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&it, 1, 1000) <= 0) continue;
         uint64_t ack;
-        while (zmq_recv(d, &ack, sizeof ack, ZMQ_DONTWAIT) >= 0) acked++;
+        while (zmq_recv(d, &ack, sizeof ack, ZMQ_DONTWAIT) >= 0)
+            acked++;
     }
     double secs = (double)(s_now() - t0) / 1e6;
     if (acked == n) eps = (double)n / secs;
@@ -409,8 +423,8 @@ typedef struct {
     _Atomic int pub_done;
     long received;
     uint64_t last_seq;
-    int64_t t_last;   /* monotonic us of the last delivery */
-    int64_t *lat;     /* latency samples (us), NULL: not measured */
+    int64_t t_last; /* monotonic us of the last delivery */
+    int64_t *lat;   /* latency samples (us), NULL: not measured */
     long lat_n, lat_cap;
     int error;
     char errtext[128];
@@ -561,9 +575,9 @@ typedef struct {
     long customers;
     int partners;
     s_routing_t routing;
-    long rate;          /* 0: as fast as possible */
+    long rate; /* 0: as fast as possible */
     int measure_latency;
-    int preload_row;    /* also report the preload (goal.set per customer) as a row */
+    int preload_row; /* also report the preload (goal.set per customer) as a row */
 } s_scn_t;
 
 static int s_lat_cmp(const void *a, const void *b)
@@ -636,9 +650,8 @@ static int s_run_scenario(const s_scn_t *sc)
                                   "    to: [p%d]\n    consent: not-required\n",
                                   i, i, "????????????????", i);
     }
-    s_progress("%s: starting broker (sync %s, %d partners, %ld customers, %ld events%s)",
-               sc->name, sc->sync, np, sc->customers, sc->events,
-               sc->rate ? ", paced" : "");
+    s_progress("%s: starting broker (sync %s, %d partners, %ld customers, %ld events%s)", sc->name,
+               sc->sync, np, sc->customers, sc->events, sc->rate ? ", paced" : "");
     cxt_broker_t b;
     if (s_broker_start(&b, sc->sync, yaml) != 0) {
         s_progress("%s: broker did not start (config: %s)", sc->name, b.config);
@@ -719,9 +732,11 @@ static int s_run_scenario(const s_scn_t *sc)
     s_progress("%s: %ld events published, %llu acked, %ld nacked in %.2fs; waiting for partners",
                sc->name, sent, (unsigned long long)st.acked, pr.nacked,
                (double)(t_acked - t0) / 1e6);
-    if (pr.nacked) s_progress("%s: first NACK: %s (%s)", sc->name, pr.first_reason,
-                              cx_err_name(pr.first_nack));
-    for (int i = 0; i < np; i++) pthread_join(th[i], NULL);
+    if (pr.nacked)
+        s_progress("%s: first NACK: %s (%s)", sc->name, pr.first_reason,
+                   cx_err_name(pr.first_nack));
+    for (int i = 0; i < np; i++)
+        pthread_join(th[i], NULL);
     int64_t t_end = s_now();
     double cpu1 = s_proc_cpu(b.pid);
 
@@ -739,7 +754,8 @@ static int s_run_scenario(const s_scn_t *sc)
     for (int i = 0; i < np; i++) {
         s_partner_t *p = &parts[i];
         r->delivered[i] = p->received;
-        r->deliv_eps[i] = p->t_last > t0 ? (double)p->received / ((double)(p->t_last - t0) / 1e6) : 0;
+        r->deliv_eps[i] =
+            p->t_last > t0 ? (double)p->received / ((double)(p->t_last - t0) / 1e6) : 0;
         if (p->error) s_progress("%s: partner %s: %s", sc->name, p->id, p->errtext);
         if (p->received != expected[i])
             s_progress("%s: partner %s received %ld of %ld routed", sc->name, p->id, p->received,
@@ -778,8 +794,10 @@ static int s_run_scenario(const s_scn_t *sc)
 
 static void s_fmt(char *buf, size_t len, double v, const char *fmt)
 {
-    if (v < 0) snprintf(buf, len, "-");
-    else snprintf(buf, len, fmt, v);
+    if (v < 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, fmt, v);
 }
 
 static void s_deliv_summary(const s_row_t *r, double *min, double *max, double *sum)
@@ -796,9 +814,9 @@ static void s_deliv_summary(const s_row_t *r, double *min, double *max, double *
 static void s_print_table(void)
 {
     printf("\n%-12s %-4s %9s %8s %3s %10s %6s %21s %8s %8s %8s %6s %5s %8s %8s %9s %6s %6s\n",
-           "scenario", "sync", "events", "cust", "P", "pub_ev/s", "nack", "deliv/s/partner(min-max)",
-           "p50_us", "p99_us", "p999_us", "cpu_s", "cpu%", "rssMiB", "log_B/ev", "state_B/cu",
-           "x_b", "x_a");
+           "scenario", "sync", "events", "cust", "P", "pub_ev/s", "nack",
+           "deliv/s/partner(min-max)", "p50_us", "p99_us", "p999_us", "cpu_s", "cpu%", "rssMiB",
+           "log_B/ev", "state_B/cu", "x_b", "x_a");
     for (int i = 0; i < s_n_rows; i++) {
         const s_row_t *r = &s_rows[i];
         char d[40] = "-", p50[16], p99[16], p999[16], lb[16], sb[16], xb[16], xa[16];
@@ -819,9 +837,10 @@ static void s_print_table(void)
             snprintf(cpu, sizeof cpu, "%.1f", r->cpu_s);
             snprintf(cpup, sizeof cpup, "%.0f", r->cpu_pct);
         }
-        printf("%-12s %-4s %9ld %8ld %3d %10.0f %6ld %21s %8s %8s %8s %6s %5s %8s %8s %9s %6s %6s\n",
-               r->name, r->sync, r->events, r->customers, r->partners, r->pub_eps, r->nacked, d,
-               p50, p99, p999, cpu, cpup, rss, lb, sb, xb, xa);
+        printf(
+            "%-12s %-4s %9ld %8ld %3d %10.0f %6ld %21s %8s %8s %8s %6s %5s %8s %8s %9s %6s %6s\n",
+            r->name, r->sync, r->events, r->customers, r->partners, r->pub_eps, r->nacked, d, p50,
+            p99, p999, cpu, cpup, rss, lb, sb, xb, xa);
     }
     printf("\npub_ev/s: acked publish throughput; deliv/s: deliveries per second per partner "
            "(slowest-fastest); x_b, x_a: pub_ev/s / baseline b (ZeroMQ + fsync'd LMDB append) "
@@ -852,8 +871,9 @@ static void s_write_csv(const char *path)
         const s_row_t *r = &s_rows[i];
         double mn, mx, sum;
         s_deliv_summary(r, &mn, &mx, &sum);
-        fprintf(f, "%s,%s,%ld,%s,%s,%ld,%ld,%d,%u,%.3f,%.0f,%ld,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
-                   "%.2f,%.0f,%ld,%.1f,%.1f,%.3f,%.3f\n",
+        fprintf(f,
+                "%s,%s,%ld,%s,%s,%ld,%ld,%d,%u,%.3f,%.0f,%ld,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
+                "%.2f,%.0f,%ld,%.1f,%.1f,%.3f,%.3f\n",
                 date, s_opt.mode, cores, r->name, r->sync, r->events, r->customers, r->partners,
                 s_opt.window, r->seconds, r->pub_eps, r->nacked, mn, mx, sum, r->p50_us, r->p99_us,
                 r->p999_us, r->cpu_s, r->cpu_pct, r->rss_anon_kb, r->log_bytes_per_event,
@@ -883,14 +903,20 @@ static int s_is(const char *name)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"bin", required_argument, 0, 'b'},       {"scenario", required_argument, 0, 's'},
-        {"events", required_argument, 0, 'e'},    {"customers", required_argument, 0, 'c'},
-        {"w1-customers", required_argument, 0, 'W'}, {"partners", required_argument, 0, 'p'},
-        {"rate", required_argument, 0, 'r'},      {"duration", required_argument, 0, 'd'},
-        {"window", required_argument, 0, 'w'},    {"sync", required_argument, 0, 'y'},
-        {"csv", required_argument, 0, 'o'},       {"mode", required_argument, 0, 'm'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+    static const struct option lo[] = {{"bin", required_argument, 0, 'b'},
+                                       {"scenario", required_argument, 0, 's'},
+                                       {"events", required_argument, 0, 'e'},
+                                       {"customers", required_argument, 0, 'c'},
+                                       {"w1-customers", required_argument, 0, 'W'},
+                                       {"partners", required_argument, 0, 'p'},
+                                       {"rate", required_argument, 0, 'r'},
+                                       {"duration", required_argument, 0, 'd'},
+                                       {"window", required_argument, 0, 'w'},
+                                       {"sync", required_argument, 0, 'y'},
+                                       {"csv", required_argument, 0, 'o'},
+                                       {"mode", required_argument, 0, 'm'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
@@ -930,8 +956,8 @@ int main(int argc, char **argv)
         return 1;
     }
     /* The baselines always run: every broker row is compared with them. */
-    s_progress("baseline a: ZeroMQ DEALER->ROUTER, ack each, window %u, %ld messages",
-               s_opt.window, s_opt.events);
+    s_progress("baseline a: ZeroMQ DEALER->ROUTER, ack each, window %u, %ld messages", s_opt.window,
+               s_opt.events);
     s_base_a_eps = s_run_baseline(dir, 0, s_opt.events, s_opt.window);
     s_row_t *r = s_row_new("base-a", "-");
     r->events = s_opt.events;
@@ -954,13 +980,27 @@ int main(int argc, char **argv)
 
     int failed = 0;
     if (s_is("W2")) {
-        s_scn_t sc = {"W2", s_opt.sync, s_opt.events, s_opt.customers,
-                      s_opt.partners ? s_opt.partners : 4, S_ROUTE_HALF, 0, 0, 0};
+        s_scn_t sc = {"W2",
+                      s_opt.sync,
+                      s_opt.events,
+                      s_opt.customers,
+                      s_opt.partners ? s_opt.partners : 4,
+                      S_ROUTE_HALF,
+                      0,
+                      0,
+                      0};
         failed |= s_run_scenario(&sc) != 0;
     }
     if (s_is("fanout")) {
-        s_scn_t sc = {"fanout", s_opt.sync, s_opt.events / 2, s_opt.customers,
-                      s_opt.partners ? s_opt.partners : 8, S_ROUTE_ALL, 0, 0, 0};
+        s_scn_t sc = {"fanout",
+                      s_opt.sync,
+                      s_opt.events / 2,
+                      s_opt.customers,
+                      s_opt.partners ? s_opt.partners : 8,
+                      S_ROUTE_ALL,
+                      0,
+                      0,
+                      0};
         failed |= s_run_scenario(&sc) != 0;
     }
     if (s_is("latency")) {
@@ -969,15 +1009,29 @@ int main(int argc, char **argv)
         for (int i = 0; i < 2; i++) {
             char name[32];
             snprintf(name, sizeof name, "latency@%ldk", s_opt.rate / 1000);
-            s_scn_t sc = {NULL, syncs[i], n, s_opt.customers, s_opt.partners ? s_opt.partners : 1,
-                          S_ROUTE_ALL, s_opt.rate, 1, 0};
+            s_scn_t sc = {NULL,
+                          syncs[i],
+                          n,
+                          s_opt.customers,
+                          s_opt.partners ? s_opt.partners : 1,
+                          S_ROUTE_ALL,
+                          s_opt.rate,
+                          1,
+                          0};
             sc.name = name;
             failed |= s_run_scenario(&sc) != 0;
         }
     }
     if (s_is("W1")) {
-        s_scn_t sc = {"W1", s_opt.sync, s_opt.events, s_opt.w1_customers,
-                      s_opt.partners ? s_opt.partners : 4, S_ROUTE_HALF, 0, 0, 1};
+        s_scn_t sc = {"W1",
+                      s_opt.sync,
+                      s_opt.events,
+                      s_opt.w1_customers,
+                      s_opt.partners ? s_opt.partners : 4,
+                      S_ROUTE_HALF,
+                      0,
+                      0,
+                      1};
         failed |= s_run_scenario(&sc) != 0;
     }
     s_print_table();

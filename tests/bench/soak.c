@@ -43,7 +43,8 @@ static int s_fds(pid_t pid)
     snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
     DIR *d = opendir(path);
     int n = 0;
-    while (d && readdir(d)) n++;
+    while (d && readdir(d))
+        n++;
     if (d) closedir(d);
     return n - 2;
 }
@@ -89,10 +90,14 @@ int main(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:m:r:i:", opts, NULL)) != -1) {
-        if (c == 'b') setenv("CX_BIN", optarg, 1);
-        else if (c == 'm') minutes = atoi(optarg);
-        else if (c == 'r') rate = atoi(optarg);
-        else if (c == 'i') interval_s = atoi(optarg);
+        if (c == 'b')
+            setenv("CX_BIN", optarg, 1);
+        else if (c == 'm')
+            minutes = atoi(optarg);
+        else if (c == 'r')
+            rate = atoi(optarg);
+        else if (c == 'i')
+            interval_s = atoi(optarg);
     }
     cxt_begin("soak");
     cxt_broker_t b;
@@ -112,7 +117,8 @@ int main(int argc, char **argv)
     printf("soak: %d minutes at %d events/s, a sample every %d s\n", minutes, rate, interval_s);
     printf("%6s %10s %10s %9s %9s %5s %10s %10s\n", "minute", "accepted", "delivered", "rss_kb",
            "anon_kb", "fds", "lmdb_kb", "log_events");
-    int64_t t0 = cx_now_us(), end = t0 + (int64_t)minutes * 60 * 1000000, next = t0 + interval_s * 1000000LL;
+    int64_t t0 = cx_now_us(), end = t0 + (int64_t)minutes * 60 * 1000000,
+            next = t0 + interval_s * 1000000LL;
     uint64_t k = 0, got = 0;
     sample_t first = {0}, last = {0};
     int samples = 0;
@@ -164,11 +170,11 @@ int main(int argc, char **argv)
     CXT_CHECK(ps.acked == ps.sent && ps.nacked == 0, "every event acked (%llu of %llu)",
               (unsigned long long)ps.acked, (unsigned long long)ps.sent);
     if (samples >= 2) {
-        CXT_CHECK(last.anon_kb <= first.anon_kb * 5 / 4 + 1024, "anonymous RSS flat: %ld kB -> %ld kB",
-                  first.anon_kb, last.anon_kb);
+        CXT_CHECK(last.anon_kb <= first.anon_kb * 5 / 4 + 1024,
+                  "anonymous RSS flat: %ld kB -> %ld kB", first.anon_kb, last.anon_kb);
         CXT_CHECK(last.fds <= first.fds + 8, "open fds flat: %d -> %d", first.fds, last.fds);
-        CXT_CHECK(last.lmdb_kb <= first.lmdb_kb * 5 / 4 + 1024, "LMDB files flat: %lld kB -> %lld kB",
-                  first.lmdb_kb, last.lmdb_kb);
+        CXT_CHECK(last.lmdb_kb <= first.lmdb_kb * 5 / 4 + 1024,
+                  "LMDB files flat: %lld kB -> %lld kB", first.lmdb_kb, last.lmdb_kb);
     }
     CXT_CHECK(cxt_stat(&b, "log_pruned") > 0, "retention pruned the log (%lld entries)",
               (long long)cxt_stat(&b, "log_pruned"));

@@ -27,11 +27,11 @@
 #define CUSTOMERS 2000
 
 static model_t s_model[CUSTOMERS];
-static int *s_cust;           /* customer of event k */
-static char *s_acked;         /* event k acked */
-static char *s_milestone;     /* event k is a milestone (routed to the partner) */
-static char *s_delivered;     /* event k delivered to the partner */
-static uint8_t **s_bytes;     /* event k as first encoded, for re-publishing */
+static int *s_cust;       /* customer of event k */
+static char *s_acked;     /* event k acked */
+static char *s_milestone; /* event k is a milestone (routed to the partner) */
+static char *s_delivered; /* event k delivered to the partner */
+static uint8_t **s_bytes; /* event k as first encoded, for re-publishing */
 static size_t *s_len;
 static uint64_t s_n_acked;
 
@@ -98,10 +98,14 @@ int main(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "b:t:e:s:", opts, NULL)) != -1) {
-        if (c == 'b') setenv("CX_BIN", optarg, 1);
-        else if (c == 't') trials = atoi(optarg);
-        else if (c == 'e') events = atoi(optarg);
-        else if (c == 's') seed = strtoull(optarg, NULL, 10);
+        if (c == 'b')
+            setenv("CX_BIN", optarg, 1);
+        else if (c == 't')
+            trials = atoi(optarg);
+        else if (c == 'e')
+            events = atoi(optarg);
+        else if (c == 's')
+            seed = strtoull(optarg, NULL, 10);
     }
     cxt_begin("crash_trials");
     printf("seed %llu\n", (unsigned long long)seed);
@@ -116,12 +120,14 @@ int main(int argc, char **argv)
         s_len = calloc((size_t)events, sizeof(size_t));
         s_n_acked = 0;
         uint64_t rng = seed + (uint64_t)t * 7919 + 1;
-        for (int k = 0; k < events; k++) s_cust[k] = (int)(cxt_rand(&rng) % CUSTOMERS);
+        for (int k = 0; k < events; k++)
+            s_cust[k] = (int)(cxt_rand(&rng) % CUSTOMERS);
         cxt_broker_t b;
-        cxt_broker_init(&b, "checkpoint:\n  interval: 100ms\n"
-                            "partners:\n  - id: p1\n    sees: [goals]\n"
-                            "routes:\n  - name: all-milestones\n    match: { type: milestone.reached }\n"
-                            "    to: [p1]\n    consent: not-required\n");
+        cxt_broker_init(
+            &b, "checkpoint:\n  interval: 100ms\n"
+                "partners:\n  - id: p1\n    sees: [goals]\n"
+                "routes:\n  - name: all-milestones\n    match: { type: milestone.reached }\n"
+                "    to: [p1]\n    consent: not-required\n");
         if (cxt_broker_start(&b) != 0) {
             CXT_CHECK(false, "trial %d: broker starts", t);
             break;
@@ -143,8 +149,9 @@ int main(int argc, char **argv)
         int64_t t0 = cx_now_us();
         int started = cxt_broker_start(&b);
         double recovery = (double)(cx_now_us() - t0) / 1e6;
-        CXT_CHECK(started == 0, "trial %d: broker restarts after kill -9 at %llu acks (answers in %.2f s)",
-                  t, (unsigned long long)acked_at_kill, recovery);
+        CXT_CHECK(started == 0,
+                  "trial %d: broker restarts after kill -9 at %llu acks (answers in %.2f s)", t,
+                  (unsigned long long)acked_at_kill, recovery);
         cx_publisher_destroy(&pub);
         cx_subscriber_destroy(&sub);
         pub = cx_publisher_new(b.pub_ep, &po);
@@ -153,7 +160,8 @@ int main(int argc, char **argv)
         /* Re-publish what had no ack, with the same ids, then the rest. */
         for (int j = 0; j < k; j++)
             if (!s_acked[j]) s_publish(pub, j, &prng);
-        for (int j = k; j < events; j++) s_publish(pub, j, &prng);
+        for (int j = k; j < events; j++)
+            s_publish(pub, j, &prng);
         cx_publisher_flush(pub, 60000);
         s_drain(sub, 3000, events);
         int not_acked = 0, undelivered = 0;
@@ -162,11 +170,14 @@ int main(int argc, char **argv)
             undelivered += s_milestone[j] && !s_delivered[j];
         }
         int mm = s_mismatches(&b);
-        CXT_CHECK(not_acked == 0, "trial %d: all %d events acked after the restart (%d not)", t, events, not_acked);
-        CXT_CHECK(undelivered == 0, "trial %d: the partner got every milestone event (%d missing)", t, undelivered);
+        CXT_CHECK(not_acked == 0, "trial %d: all %d events acked after the restart (%d not)", t,
+                  events, not_acked);
+        CXT_CHECK(undelivered == 0, "trial %d: the partner got every milestone event (%d missing)",
+                  t, undelivered);
         CXT_CHECK(mm == 0, "trial %d: every context equals the model (%d differ)", t, mm);
         int64_t logged = cxt_stat(&b, "log_events");
-        CXT_CHECK(logged == events, "trial %d: the log holds each event once (%lld)", t, (long long)logged);
+        CXT_CHECK(logged == events, "trial %d: the log holds each event once (%lld)", t,
+                  (long long)logged);
         cx_publisher_destroy(&pub);
         cx_subscriber_destroy(&sub);
         /* Contexts from the log alone. */
@@ -176,7 +187,8 @@ int main(int argc, char **argv)
         cxt_run(cmd, NULL);
         cxt_broker_start(&b);
         int mm2 = s_mismatches(&b);
-        CXT_CHECK(mm2 == 0, "trial %d: contexts rebuilt from the log equal the model (%d differ)", t, mm2);
+        CXT_CHECK(mm2 == 0, "trial %d: contexts rebuilt from the log equal the model (%d differ)",
+                  t, mm2);
         total_acked += acked_at_kill;
         lost += (uint64_t)undelivered + (logged < events ? (uint64_t)(events - logged) : 0);
         mismatches += (uint64_t)(mm + mm2);
@@ -185,11 +197,13 @@ int main(int argc, char **argv)
         free(s_acked);
         free(s_milestone);
         free(s_delivered);
-        for (int j = 0; j < events; j++) free(s_bytes[j]);
+        for (int j = 0; j < events; j++)
+            free(s_bytes[j]);
         free(s_bytes);
         free(s_len);
     }
     printf("trials %d, acked %llu, lost %llu, context mismatches %llu\n", trials,
-           (unsigned long long)total_acked, (unsigned long long)lost, (unsigned long long)mismatches);
+           (unsigned long long)total_acked, (unsigned long long)lost,
+           (unsigned long long)mismatches);
     return cxt_end();
 }

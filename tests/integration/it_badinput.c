@@ -87,7 +87,8 @@ int main(void)
 {
     cxt_begin("it_badinput");
     cxt_broker_t b;
-    if (cxt_broker_init(&b, "ingest:\n  max_event_bytes: 4096\n") != 0 || cxt_broker_start(&b) != 0) {
+    if (cxt_broker_init(&b, "ingest:\n  max_event_bytes: 4096\n") != 0 ||
+        cxt_broker_start(&b) != 0) {
         CXT_CHECK(false, "broker starts");
         return cxt_end();
     }
@@ -152,7 +153,8 @@ int main(void)
 
     ev = s_event("e8", "c-2", "goal.updated", "trip", &evlen);
     pub = s_publish(8, ev, evlen, &len);
-    s_expect_nack(s_send1(pub, len), 8, CX_E_UNKNOWN_GOAL, "goal.updated of a goal the customer lacks");
+    s_expect_nack(s_send1(pub, len), 8, CX_E_UNKNOWN_GOAL,
+                  "goal.updated of a goal the customer lacks");
     free(pub);
     free(ev);
 

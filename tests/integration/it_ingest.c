@@ -26,7 +26,8 @@ static uint64_t s_acked, s_nacked, s_dups;
 static void s_on_result(void *arg, const cx_result_t *r)
 {
     (void)arg;
-    if (r->code == 0) s_acked++;
+    if (r->code == 0)
+        s_acked++;
     else {
         s_nacked++;
         if (s_nacked < 5) fprintf(stderr, "nack: %s\n", r->reason ? r->reason : "?");
@@ -82,7 +83,8 @@ int main(void)
               "all %d events acked (acked %llu, nacked %llu)", EVENTS, (unsigned long long)s_acked,
               (unsigned long long)s_nacked);
     CXT_CHECK(cxt_stat(&b, "log_events") == EVENTS, "log holds %d events", EVENTS);
-    CXT_CHECK(s_compare_all(&b, "after publish") == 0, "all %d contexts equal the model", CUSTOMERS);
+    CXT_CHECK(s_compare_all(&b, "after publish") == 0, "all %d contexts equal the model",
+              CUSTOMERS);
 
     /* The same through the cxctl program, for a sample of customers. */
     int cx_bad = 0;
@@ -94,15 +96,20 @@ int main(void)
         json_t *j = out ? json_loads(out, 0, NULL) : NULL;
         json_t *goals = j ? json_object_get(j, "goals") : NULL;
         json_t *g0 = goals ? json_array_get(goals, 0) : NULL;
-        double progress = g0 && json_object_get(g0, "progress") ? json_number_value(json_object_get(g0, "progress")) : 0;
+        double progress = g0 && json_object_get(g0, "progress")
+                              ? json_number_value(json_object_get(g0, "progress"))
+                              : 0;
         json_int_t version = j ? json_integer_value(json_object_get(j, "version")) : -1;
-        if (st != 0 || version != s_model[c].events || (int)progress != s_model[c].milestones) cx_bad++;
+        if (st != 0 || version != s_model[c].events || (int)progress != s_model[c].milestones)
+            cx_bad++;
         json_decref(j);
         free(out);
     }
-    CXT_CHECK(cx_bad == 0, "cxctl context prints the model's version and progress for 100 customers");
+    CXT_CHECK(cx_bad == 0,
+              "cxctl context prints the model's version and progress for 100 customers");
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "%s -a %s context no-such-customer 2>/dev/null", cxt_bin("cxctl"), b.admin_ep);
+    snprintf(cmd, sizeof cmd, "%s -a %s context no-such-customer 2>/dev/null", cxt_bin("cxctl"),
+             b.admin_ep);
     CXT_CHECK(cxt_run(cmd, NULL) == 1, "cxctl context of an unknown customer exits 1");
     cx_publisher_destroy(&pub);
 
@@ -117,7 +124,7 @@ int main(void)
         int c = (int)(cxt_rand(&rng2) % CUSTOMERS);
         model_t saved = s_model[c];
         cxm_event(k * 97 % EVENTS, c, &rng2, &s_model[c], &ev, id, cid); /* an id already used */
-        s_model[c] = saved;                                     /* a duplicate changes nothing */
+        s_model[c] = saved; /* a duplicate changes nothing */
         cx_publish(pub, &ev, (uintptr_t)k, NULL);
     }
     rc = cx_publisher_flush(pub, 30000);
@@ -155,7 +162,8 @@ int main(void)
     /* A clean stop writes a checkpoint; the restarted broker has every context. */
     CXT_CHECK(cxt_broker_stop(&b) == 0, "SIGTERM: broker exits 0");
     CXT_CHECK(cxt_broker_start(&b) == 0, "broker restarts");
-    CXT_CHECK(s_compare_all(&b, "after restart") == 0, "after restart all contexts equal the model");
+    CXT_CHECK(s_compare_all(&b, "after restart") == 0,
+              "after restart all contexts equal the model");
     cxt_broker_cleanup(&b);
     return cxt_end();
 }

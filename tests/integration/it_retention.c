@@ -54,10 +54,11 @@ int main(void)
 {
     cxt_begin("it_retention");
     cxt_broker_t b;
-    cxt_broker_init(&b, "  retention: 1s\ncheckpoint:\n  interval: 100ms\n"
-                        "partners:\n  - id: eager\n  - id: absent\n"
-                        "routes:\n  - name: all\n    match: { type: \"*\" }\n    to: [eager, absent]\n"
-                        "    consent: not-required\n");
+    cxt_broker_init(&b,
+                    "  retention: 1s\ncheckpoint:\n  interval: 100ms\n"
+                    "partners:\n  - id: eager\n  - id: absent\n"
+                    "routes:\n  - name: all\n    match: { type: \"*\" }\n    to: [eager, absent]\n"
+                    "    consent: not-required\n");
     if (cxt_broker_start(&b) != 0) {
         CXT_CHECK(false, "broker starts");
         return cxt_end();
@@ -67,11 +68,14 @@ int main(void)
     CXT_CHECK(s_consume(&b, "eager", 2000) == 2000, "the eager partner gets and acks 2,000 events");
     s_sleep_ms(4500); /* > retention + two prune passes */
     CXT_CHECK(cxt_stat(&b, "log_events") == 2000,
-              "nothing is pruned while a partner has not acked (log %lld)", (long long)cxt_stat(&b, "log_events"));
-    CXT_CHECK(s_consume(&b, "absent", 2000) == 2000, "the absent partner connects and gets all 2,000");
+              "nothing is pruned while a partner has not acked (log %lld)",
+              (long long)cxt_stat(&b, "log_events"));
+    CXT_CHECK(s_consume(&b, "absent", 2000) == 2000,
+              "the absent partner connects and gets all 2,000");
     s_sleep_ms(4500);
     int64_t logged = cxt_stat(&b, "log_events"), pruned = cxt_stat(&b, "log_pruned");
-    CXT_CHECK(logged == 0 && pruned == 2000, "once both acked, retention removes all 2,000 (log %lld, pruned %lld)",
+    CXT_CHECK(logged == 0 && pruned == 2000,
+              "once both acked, retention removes all 2,000 (log %lld, pruned %lld)",
               (long long)logged, (long long)pruned);
     s_publish(pub, 2000, 100);
     CXT_CHECK(cxt_stat(&b, "events_accepted") == 2100, "the broker keeps accepting after pruning");

@@ -16,9 +16,12 @@ static uint64_t s_acked, s_full, s_other;
 static void s_on_result(void *arg, const cx_result_t *r)
 {
     (void)arg;
-    if (r->code == 0) s_acked++;
-    else if (r->code == CX_E_STORAGE_FULL) s_full++;
-    else s_other++;
+    if (r->code == 0)
+        s_acked++;
+    else if (r->code == CX_E_STORAGE_FULL)
+        s_full++;
+    else
+        s_other++;
 }
 
 static void s_publish(cx_publisher_t *pub, int k)
@@ -63,19 +66,23 @@ int main(void)
         if (k % 100 == 99) cx_publisher_flush(pub, 10000);
     }
     cx_publisher_flush(pub, 10000);
-    CXT_CHECK(s_full > 0, "the broker refuses with CX_E_STORAGE_FULL once the log is full (%llu acked first)",
+    CXT_CHECK(s_full > 0,
+              "the broker refuses with CX_E_STORAGE_FULL once the log is full (%llu acked first)",
               (unsigned long long)s_acked);
-    CXT_CHECK(s_other == 0, "no other kind of failure and no hang (%llu)", (unsigned long long)s_other);
+    CXT_CHECK(s_other == 0, "no other kind of failure and no hang (%llu)",
+              (unsigned long long)s_other);
     uint64_t acked = s_acked;
     /* More events are refused too, each with an answer. */
     uint64_t full_before = s_full;
-    for (int j = 0; j < 50; j++) s_publish(pub, k + j);
+    for (int j = 0; j < 50; j++)
+        s_publish(pub, k + j);
     int rc = cx_publisher_flush(pub, 10000);
     CXT_CHECK(rc == 0 && s_full - full_before + (s_acked - acked) == 50,
-              "every later event gets an answer (%llu refused)", (unsigned long long)(s_full - full_before));
+              "every later event gets an answer (%llu refused)",
+              (unsigned long long)(s_full - full_before));
     acked = s_acked;
-    CXT_CHECK(cxt_stat(&b, "log_events") == (int64_t)acked, "the log holds exactly the %llu acked events",
-              (unsigned long long)acked);
+    CXT_CHECK(cxt_stat(&b, "log_events") == (int64_t)acked,
+              "the log holds exactly the %llu acked events", (unsigned long long)acked);
     /* Delivery goes on from a full log. */
     cx_subscriber_t *sub = cx_subscriber_new(b.deliver_ep, "p1", NULL);
     Cx__Delivery *d;
@@ -96,7 +103,8 @@ int main(void)
         if (r && r->context) activities += r->context->activity_count;
         if (r) cx__admin_reply__free_unpacked(r, NULL);
     }
-    CXT_CHECK(activities == acked, "contexts hold exactly the acked events (%llu)", (unsigned long long)activities);
+    CXT_CHECK(activities == acked, "contexts hold exactly the acked events (%llu)",
+              (unsigned long long)activities);
     cx_publisher_destroy(&pub);
     CXT_CHECK(cxt_broker_stop(&b) == 0, "broker stops cleanly while full");
 
@@ -106,7 +114,8 @@ int main(void)
     s_acked = s_full = 0;
     pub = cx_publisher_new(b.pub_ep, &po);
     cx_publisher_on_result(pub, s_on_result, NULL);
-    for (int j = 0; j < 100; j++) s_publish(pub, 100000 + j);
+    for (int j = 0; j < 100; j++)
+        s_publish(pub, 100000 + j);
     cx_publisher_flush(pub, 10000);
     CXT_CHECK(s_acked == 100, "and accepts events again (%llu acked)", (unsigned long long)s_acked);
     cx_publisher_destroy(&pub);

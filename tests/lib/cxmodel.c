@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cxm_customer_id(char *buf, size_t len, int c) { snprintf(buf, len, "cust-%05d", c); }
+void cxm_customer_id(char *buf, size_t len, int c)
+{
+    snprintf(buf, len, "cust-%05d", c);
+}
 
 /* Builds event k for customer c and applies it to the model. */
 void cxm_event(int k, int c, uint64_t *rng, model_t *m, Cx__Event *ev, char *ids, char *cid)
@@ -100,12 +103,14 @@ const char *cxm_compare(const Cx__CustomerContext *ctx, const model_t *m)
     if (m->events == 0) return ctx ? "a context for a customer with no events" : NULL;
     if (!ctx) return "no context";
     if ((int)ctx->version != m->events) {
-        snprintf(why, sizeof why, "version %llu, expected %d", (unsigned long long)ctx->version, m->events);
+        snprintf(why, sizeof why, "version %llu, expected %d", (unsigned long long)ctx->version,
+                 m->events);
         return why;
     }
     if (ctx->n_goals != 1 || strcmp(ctx->goals[0]->goal_id, "g1") != 0) return "goal g1 missing";
     if ((int)ctx->goals[0]->progress != m->milestones) {
-        snprintf(why, sizeof why, "progress %.0f, expected %d", ctx->goals[0]->progress, m->milestones);
+        snprintf(why, sizeof why, "progress %.0f, expected %d", ctx->goals[0]->progress,
+                 m->milestones);
         return why;
     }
     const char *city = NULL, *tier = NULL;
@@ -113,12 +118,13 @@ const char *cxm_compare(const Cx__CustomerContext *ctx, const model_t *m)
         if (strcmp(ctx->attributes[i]->key, "home_city") == 0) city = ctx->attributes[i]->value;
         if (strcmp(ctx->attributes[i]->key, "tier") == 0) tier = ctx->attributes[i]->value;
     }
-    if (m->city[0] ? (!city || strcmp(city, m->city) != 0 || !tier || atoi(tier) != m->tier) : city != NULL)
+    if (m->city[0] ? (!city || strcmp(city, m->city) != 0 || !tier || atoi(tier) != m->tier)
+                   : city != NULL)
         return "attributes differ";
     bool travel = false;
-    for (size_t i = 0; i < ctx->n_consents; i++) travel |= strcmp(ctx->consents[i]->scope, "travel") == 0;
+    for (size_t i = 0; i < ctx->n_consents; i++)
+        travel |= strcmp(ctx->consents[i]->scope, "travel") == 0;
     if (travel != (m->consent_travel != 0)) return "consent differs";
     if ((int)ctx->activity_count != m->activities) return "activity_count differs";
     return NULL;
 }
-

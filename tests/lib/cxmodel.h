@@ -9,9 +9,9 @@
 #include "cx.h"
 
 typedef struct {
-    int events;        /* version */
+    int events; /* version */
     int has_goal;
-    int milestones;    /* = progress, each milestone adds 1 */
+    int milestones; /* = progress, each milestone adds 1 */
     char city[16];
     int tier;
     int consent_travel;

@@ -95,7 +95,10 @@ int cxt_broker_start(cxt_broker_t *b)
     if (pid < 0) return -1;
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) { dup2(fd, 2); close(fd); }
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
         execl(cxt_bin("cxbroker"), "cxbroker", "-c", b->config, (char *)NULL);
         _exit(127);
     }
@@ -145,7 +148,9 @@ void cxt_broker_kill9(cxt_broker_t *b)
 
 static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
-    (void)sb; (void)flag; (void)ftw;
+    (void)sb;
+    (void)flag;
+    (void)ftw;
     return remove(path);
 }
 
@@ -163,7 +168,8 @@ static void s_check_log(cxt_broker_t *b)
         }
     }
     fclose(f);
-    cxt_check(reports == 0, __FILE__, __LINE__, "no sanitizer report in the broker's log (%d lines)", reports);
+    cxt_check(reports == 0, __FILE__, __LINE__,
+              "no sanitizer report in the broker's log (%d lines)", reports);
 }
 
 void cxt_broker_cleanup(cxt_broker_t *b)
@@ -192,7 +198,7 @@ int64_t cxt_stat(cxt_broker_t *b, const char *name)
         protobuf_c_message_descriptor_get_field_by_name(&cx__stats__descriptor, name);
     int64_t v = -1;
     if (f && f->type == PROTOBUF_C_TYPE_UINT64)
-        v = (int64_t)*(uint64_t *)((char *)r->stats + f->offset);
+        v = (int64_t) * (uint64_t *)((char *)r->stats + f->offset);
     cx__admin_reply__free_unpacked(r, NULL);
     return v;
 }
@@ -208,14 +214,20 @@ int cxt_run(const char *cmd, char **out)
         len += n;
         if (cap - len < 1024) {
             char *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); buf = NULL; break; }
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
             buf = nb;
         }
     }
     if (buf) buf[len] = '\0';
     int st = pclose(p);
-    if (out) *out = buf;
-    else free(buf);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

@@ -15,7 +15,7 @@
 #include "cx.h"
 
 typedef struct {
-    char dir[256];        /* temp dir: config, data, sockets, broker.log */
+    char dir[256]; /* temp dir: config, data, sockets, broker.log */
     char config[300];
     char pub_ep[300], deliver_ep[300], admin_ep[300];
     pid_t pid;
@@ -44,7 +44,8 @@ void cxt_broker_cleanup(cxt_broker_t *b);
 
 /* One admin call; NULL on failure. Free with cx__admin_reply__free_unpacked. */
 Cx__AdminReply *cxt_admin(cxt_broker_t *b, const char *cmd, const char *arg);
-/* A stats counter by name via the admin endpoint (events_accepted, log_events, ...); -1 on error. */
+/* A stats counter by name via the admin endpoint (events_accepted, log_events, ...); -1 on error.
+ */
 int64_t cxt_stat(cxt_broker_t *b, const char *name);
 /* Path of a program in $CX_BIN. */
 const char *cxt_bin(const char *prog);
