@@ -234,8 +234,13 @@ static void s_on_hello(cx_deliveries_t *self, const void *id, size_t idlen, cons
         uint64_t c = h->from_seq - 1;
         ps->cursor = c > ps->head ? ps->head : c;
         ps->cursor_dirty = true;
+        ps->sent = ps->last_real = ps->cursor;
+    } else if (is_new) {
+        /* A new connection: everything not acked is sent again. */
+        ps->sent = ps->last_real = ps->cursor;
     }
-    ps->sent = ps->last_real = ps->cursor;
+    /* else: the connection we know says hello again (a keepalive): nothing
+     * in flight is resent, and entries skipped for consent stay skipped. */
     if (is_new)
         cx_log(CX_LOG_INFO, "partner %s connected: cursor %llu, head %llu, credit %u", ps->id,
                (unsigned long long)ps->cursor, (unsigned long long)ps->head, ps->credit);

@@ -2,9 +2,10 @@
  *
  * The broker only knows a partner after its hello. If the broker restarts, the
  * DEALER reconnects by itself but the new broker has not heard hello, so a
- * subscriber that has heard nothing for a second says hello again. A hello
- * makes the broker resend from its cursor; deliveries already handed to the
- * application (seq <= last returned) are dropped here, so each reaches the
+ * subscriber that has heard nothing for a second says hello again. To a broker
+ * that knows this connection, that hello is only a keepalive; a broker that
+ * does not resends from its stored cursor, and deliveries the application
+ * already has (seq <= last returned) are dropped here, so each reaches the
  * application once per subscriber.
  */
 #include <stdlib.h>
@@ -49,13 +50,12 @@ static int s_hello(cx_subscriber_t *self)
 {
     Cx__Hello h = CX__HELLO__INIT;
     h.partner_id = self->partner_id;
+    /* Only an explicit replay names a seq. Otherwise the broker resumes after
+     * its stored cursor; anything it sends again that the application already
+     * has (seq <= last_seq) is dropped in cx_subscriber_next. */
     if (self->replay_pending && self->opts.from_seq) {
         h.has_from_seq = 1;
         h.from_seq = self->opts.from_seq;
-    } else if (self->last_seq) {
-        /* Reconnecting: resume right after what the application already has. */
-        h.has_from_seq = 1;
-        h.from_seq = self->acked + 1;
     }
     if (self->opts.credit) {
         h.has_credit = 1;
