@@ -45,6 +45,7 @@ typedef struct cx_broker {
     int64_t last_checkpoint_us;
     volatile int *stop; /* set by the signal handler */
     bool storage_full;  /* the last batch hit a full map */
+    int fatal;          /* memory no longer matches the log: stop, exit non-zero */
 } cx_broker_t;
 
 typedef struct {

@@ -142,12 +142,18 @@ static void s_drop(cx_cache_t *self, entry_t *e)
     free(e);
 }
 
-static void s_evict(cx_cache_t *self)
+/* Evicts least recently used clean entries until at most limit are left. */
+static void s_evict_to(cx_cache_t *self, size_t limit)
 {
-    while (self->n_clean > self->max_clean && self->lru_tail) {
+    while (self->n_clean > limit && self->lru_tail) {
         s_drop(self, self->lru_tail);
         self->st.evictions++;
     }
+}
+
+static void s_evict(cx_cache_t *self)
+{
+    s_evict_to(self, self->max_clean);
 }
 
 static void *s_thread(void *arg)
@@ -261,10 +267,12 @@ int cx_cache_get(cx_cache_t *self, const char *customer_id, const uint8_t **data
         return CX_E_NOMEM;
     }
     e->buf = b;
+    /* Make room first, so the entry handed back is never the one evicted
+     * (with cache_customers: 0 it would be). */
+    s_evict_to(self, self->max_clean ? self->max_clean - 1 : 0);
     s_make_clean(self, e);
     *data = b->data;
     *len = b->len;
-    s_evict(self);
     return 0;
 }
 

@@ -998,6 +998,24 @@ static int s_section(loader_t *self, const yaml_node_t *root, const char *name, 
     return (rc || !map) ? rc : fn(self, map);
 }
 
+/* An event_id is recognised as a duplicate only while its event is in the log,
+ * so retention (when on) must cover the dedup window. */
+static int s_check_retention(loader_t *self, const yaml_node_t *root)
+{
+    const cx_config_t *cfg = self->cfg;
+    if (cfg->retention_us == 0 || cfg->retention_us >= cfg->dedup_window_us) return 0;
+    const yaml_node_t *key, *storage, *rkey, *rval;
+    yaml_mark_t mark = root->start_mark;
+    if (s_get(self, root, "storage", &key, &storage) && storage->type == YAML_MAPPING_NODE &&
+        s_get(self, storage, "retention", &rkey, &rval))
+        mark = rval->start_mark;
+    return s_fail(self, mark,
+                  "storage.retention (%llds) is shorter than dedup.window (%llds): a retried "
+                  "event_id could then be applied twice; make retention at least the window",
+                  (long long)(cfg->retention_us / 1000000),
+                  (long long)(cfg->dedup_window_us / 1000000));
+}
+
 static int s_root(loader_t *self, const yaml_node_t *root)
 {
     static const char *const keys[] = {"listen",     "storage",  "ingest", "dedup",
@@ -1018,6 +1036,7 @@ static int s_root(loader_t *self, const yaml_node_t *root)
     /* Partners before routes whatever the file's order: routes name them. */
     if (!rc && s_get(self, root, "partners", &key, &val)) rc = s_partners(self, key, val);
     if (!rc && s_get(self, root, "routes", &key, &val)) rc = s_routes(self, key, val);
+    if (!rc) rc = s_check_retention(self, root);
     return rc;
 }
 

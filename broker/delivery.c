@@ -54,7 +54,9 @@ static int s_init_partner(cx_deliveries_t *self, pstate_t *ps, const cx_partner_
     int rc = cx_store_partner_num(self->b->store, pc->id, &ps->num);
     if (rc == 0) rc = cx_store_stream_last(self->b->store, ps->num, &ps->head);
     if (rc == 0) rc = cx_store_cursor_get(self->b->store, pc->id, &ps->cursor);
-    if (ps->cursor > ps->head) ps->cursor = ps->head;
+    /* Retention keeps the newest stream entry, but a stream seq must never be
+     * reused even so: the head is at least the cursor. */
+    if (ps->head < ps->cursor) ps->head = ps->cursor;
     ps->head_tentative = ps->head;
     ps->sent = ps->last_real = ps->cursor;
     ps->credit = pc->max_in_flight ? pc->max_in_flight : 1000;
@@ -68,8 +70,17 @@ static void s_free_partners(pstate_t *p, size_t n)
     free(p);
 }
 
+static size_t s_find_old(const pstate_t *old, size_t n_old, const char *id)
+{
+    size_t j = 0;
+    while (j < n_old && !(old[j].id && strcmp(old[j].id, id) == 0))
+        j++;
+    return j;
+}
+
 /* Builds the partner table for b->cfg, keeping the live state of partners that
- * were already known (old may be NULL). */
+ * were already known (old may be NULL). On failure nothing changes: partners
+ * are moved over from old only once every new one has loaded. */
 static int s_build(cx_deliveries_t *self, pstate_t *old, size_t n_old)
 {
     const cx_config_t *cfg = self->b->cfg;
@@ -83,15 +94,7 @@ static int s_build(cx_deliveries_t *self, pstate_t *old, size_t n_old)
     }
     for (size_t i = 0; i < n; i++) {
         const cx_partner_cfg_t *pc = &cfg->partners[i];
-        size_t j = 0;
-        while (j < n_old && strcmp(old[j].id, pc->id) != 0)
-            j++;
-        if (j < n_old) {
-            p[i] = old[j];
-            old[j].id = NULL; /* moved */
-            p[i].credit = pc->max_in_flight ? pc->max_in_flight : 1000;
-            continue;
-        }
+        if (s_find_old(old, n_old, pc->id) < n_old) continue;
         int rc = s_init_partner(self, &p[i], pc);
         if (rc) {
             cx_log(CX_LOG_ERROR, "partner %s: loading its stream: %s", pc->id, cx_strerror(rc));
@@ -99,6 +102,14 @@ static int s_build(cx_deliveries_t *self, pstate_t *old, size_t n_old)
             free(hits);
             return rc;
         }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const cx_partner_cfg_t *pc = &cfg->partners[i];
+        size_t j = s_find_old(old, n_old, pc->id);
+        if (j == n_old) continue;
+        p[i] = old[j];
+        old[j].id = NULL; /* moved */
+        p[i].credit = pc->max_in_flight ? pc->max_in_flight : 1000;
     }
     s_free_partners(old, n_old);
     free(self->hits);
@@ -136,6 +147,7 @@ void cx_delivery_destroy(cx_deliveries_t **pself)
 
 int cx_delivery_reload(cx_deliveries_t *self)
 {
+    cx_delivery_flush_cursors(self); /* a removed partner keeps its place */
     pstate_t *old = self->p;
     size_t n_old = self->n;
     /* s_build frees old on success; on failure the old table stays. */
@@ -320,7 +332,8 @@ typedef struct {
 } push_t;
 
 /* The customer's context as it is now, unpacked once per pump for every
- * partner that needs it. An unknown (or erased) customer gets an empty one. */
+ * partner that needs it. An unknown (or erased) customer gets an empty one;
+ * NULL means it could not be read now (the delivery waits, it is not skipped). */
 static Cx__CustomerContext *s_context(cx_deliveries_t *self, const cx_stream_entry_t *e)
 {
     char *cid = cx_arena_alloc(self->arena, e->customer_len + 1);
@@ -331,9 +344,13 @@ static Cx__CustomerContext *s_context(cx_deliveries_t *self, const cx_stream_ent
     if (ctx) return ctx;
     const uint8_t *cdata;
     size_t clen;
-    if (cx_cache_get(self->b->cache, cid, &cdata, &clen) == 0)
+    int rc = cx_cache_get(self->b->cache, cid, &cdata, &clen);
+    if (rc == 0) {
         ctx = cx__customer_context__unpack(cx_arena_allocator(self->arena), clen, cdata);
-    if (!ctx) {
+        if (!ctx) return NULL; /* retried later, never skipped for it */
+    } else if (rc != CX_E_UNKNOWN_CUSTOMER) {
+        return NULL; /* a read error is not "no consent": retry later */
+    } else {
         ctx = cx_arena_alloc(self->arena, sizeof(*ctx));
         if (!ctx) return NULL;
         cx__customer_context__init(ctx);
@@ -350,7 +367,9 @@ static int s_push_one(push_t *pu, const cx_stream_entry_t *e)
     cx_broker_t *b = self->b;
     const void *data;
     size_t len;
-    if (cx_store_log_get(b->store, e->log_seq, &data, &len) != 0) return 1;
+    int rc = cx_store_log_get(b->store, e->log_seq, &data, &len);
+    if (rc == CX_E_INVAL) return 1; /* removed by retention or erasure */
+    if (rc) return -1;
     Cx__CustomerContext *ctx = s_context(self, e);
     if (!ctx) return -1;
     const cx_route_cfg_t *rt = s_route(b->cfg, e->route, e->route_len);
@@ -489,7 +508,10 @@ int cx_delivery_prune(cx_deliveries_t *self, uint64_t checkpoint_seq, uint64_t *
 {
     const cx_config_t *cfg = self->b->cfg;
     if (cfg->retention_us <= 0 || cx_store_is_writing(self->b->store)) return 0;
-    uint64_t upto = checkpoint_seq;
+    /* The newest log entry always stays, so a log seq is never used twice even
+     * when everything else has gone. */
+    uint64_t upto = checkpoint_seq < self->b->last_seq ? checkpoint_seq : self->b->last_seq - 1;
+    if (self->b->last_seq == 0) return 0;
     uint32_t *nums = calloc(self->n ? self->n : 1, sizeof(uint32_t));
     uint64_t *cursors = calloc(self->n ? self->n : 1, sizeof(uint64_t));
     if (!nums || !cursors) {
@@ -501,13 +523,14 @@ int cx_delivery_prune(cx_deliveries_t *self, uint64_t checkpoint_seq, uint64_t *
     for (size_t i = 0; rc == 0 && i < self->n; i++) {
         pstate_t *ps = &self->p[i];
         nums[i] = ps->num;
-        cursors[i] = ps->cursor;
+        /* Likewise each partner's newest stream entry stays. */
+        cursors[i] = ps->cursor < ps->head ? ps->cursor : ps->head - (ps->head > 0);
+        if (ps->head <= ps->cursor) continue;
+        /* The oldest entry this partner still needs bounds what may go; if it
+         * cannot be read, nothing goes this time. */
         uint64_t log_seq;
-        /* The oldest entry this partner still needs bounds what may go. */
-        if (ps->head > ps->cursor &&
-            cx_store_stream_get(self->b->store, ps->num, ps->cursor + 1, &log_seq) == 0 &&
-            log_seq - 1 < upto)
-            upto = log_seq - 1;
+        rc = cx_store_stream_get(self->b->store, ps->num, ps->cursor + 1, &log_seq);
+        if (rc == 0 && log_seq - 1 < upto) upto = log_seq - 1;
     }
     cx_store_read_end(self->b->store);
     uint64_t nl = 0, ns = 0;

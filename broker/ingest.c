@@ -312,7 +312,12 @@ static void s_install_producer(void *arg, const char *id, void *value)
     if (!p) {
         p = malloc(sizeof(*p));
         if (!p || cx_hmap_put(b->producers, id, p, NULL) != 0) {
+            /* Without its seq a retry could be applied twice: stop; the
+             * producer table is reloaded from the log environment. */
             free(p);
+            cx_log(CX_LOG_ERROR, "producer table: out of memory; stopping");
+            b->fatal = CX_E_NOMEM;
+            *b->stop = 1;
             return;
         }
     }
@@ -438,7 +443,10 @@ int cx_ingest_pump(cx_broker_t *b)
         cx_delivery_batch_end(b->delivery, false);
         for (size_t i = 0; i < n; i++) {
             item_t *it = &s_batch.items[i];
-            if (it->state == IT_ACCEPTED) s_nack(it, store_rc, NULL);
+            /* A duplicate may be of an event accepted earlier in this very
+             * batch, which is not on disk either: NACK duplicates too (a retry
+             * of one that is on disk will be acked as a duplicate then). */
+            if (it->state == IT_ACCEPTED || it->state == IT_DUPLICATE) s_nack(it, store_rc, NULL);
         }
         if (!b->storage_full || store_rc != CX_E_STORAGE_FULL)
             cx_log(CX_LOG_ERROR, "batch of %zu events refused: %s", n, cx_strerror(store_rc));
@@ -448,7 +456,15 @@ int cx_ingest_pump(cx_broker_t *b)
         cx_delivery_batch_end(b->delivery, true);
         install_t in = {b, 0};
         cx_hmap_each(s_batch.staged, s_install_ctx, &in);
-        if (in.rc) cx_log(CX_LOG_ERROR, "context cache: %s", cx_strerror(in.rc));
+        if (in.rc) {
+            /* The batch is on disk but memory no longer matches it: stop before
+             * a checkpoint could record contexts without these events. A
+             * restart replays them from the log. The batch is still acked. */
+            cx_log(CX_LOG_ERROR, "context cache: %s; stopping (a restart replays the log)",
+                   cx_strerror(in.rc));
+            b->fatal = in.rc;
+            *b->stop = 1;
+        }
         cx_hmap_each(s_batch.batch_prod, s_install_producer, b);
         for (size_t i = 0; i < n; i++) {
             item_t *it = &s_batch.items[i];

@@ -247,8 +247,13 @@ int cx_server_run(cx_broker_t *b, volatile int *reload)
             cx_server_reload(b, err, sizeof err);
         }
     }
-    cx_log(CX_LOG_INFO, "stopping: writing cursors and a last checkpoint");
     cx_delivery_flush_cursors(b->delivery);
+    if (b->fatal) {
+        /* No checkpoint of a cache that may not match the log. */
+        cx_log(CX_LOG_ERROR, "stopped on an error: %s", cx_strerror(b->fatal));
+        return b->fatal;
+    }
+    cx_log(CX_LOG_INFO, "stopping: writing cursors and a last checkpoint");
     int rc = cx_cache_checkpoint_sync(b->cache, b->last_seq);
     if (rc)
         cx_log(CX_LOG_ERROR, "final checkpoint: %s (the log replays at next start)",

@@ -99,9 +99,19 @@ int cx_store_open(const char *dir, uint64_t log_map_size, uint64_t state_map_siz
                   cx_store_t **out, char *err, size_t errlen)
 {
     err[0] = '\0';
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-        return CX_E_IO;
+    /* mkdir -p: every missing folder on the way. */
+    char path0[512];
+    snprintf(path0, sizeof path0, "%s", dir);
+    for (char *p = path0 + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path0, 0750) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create: %s", path0, strerror(errno));
+            return CX_E_IO;
+        }
+        *p = c;
+        if (c == '\0') break;
     }
     cx_store_t *self = calloc(1, sizeof(*self));
     if (!self) return CX_E_NOMEM;

@@ -123,12 +123,13 @@ static int s_send_slot(cx_publisher_t *self, slot_t *s)
     zmq_msg_t m;
     if (zmq_msg_init_size(&m, len) != 0) return CX_E_NOMEM;
     cx__publish__pack(&p, zmq_msg_data(&m));
+    /* An attempt counts whether or not zmq takes it. */
+    s->sent_at = s_ms();
+    s->tries++;
     if (zmq_msg_send(&m, self->sock, 0) < 0) {
         zmq_msg_close(&m);
         return CX_E_ZMQ;
     }
-    s->sent_at = s_ms();
-    s->tries++;
     return 0;
 }
 
@@ -191,7 +192,18 @@ static int s_handle_reply(cx_publisher_t *self, const void *data, size_t len)
  * tried max_tries times. */
 static void s_resend(cx_publisher_t *self)
 {
-    if (s_connect(self) != 0) return;
+    if (s_connect(self) != 0) {
+        /* Count the attempt, so the timeout paces the next one and max_tries
+         * ends it; never spin. */
+        for (uint64_t seq = self->oldest; seq < self->next_seq; seq++) {
+            slot_t *s = s_slot(self, seq);
+            if (!s) continue;
+            s->sent_at = s_ms();
+            if (++s->tries >= self->max_tries)
+                s_finish(self, s, CX_E_TIMEOUT, false, "cannot connect to the broker");
+        }
+        return;
+    }
     for (uint64_t seq = self->oldest; seq < self->next_seq; seq++) {
         slot_t *s = s_slot(self, seq);
         if (!s) continue;
@@ -200,7 +212,12 @@ static void s_resend(cx_publisher_t *self)
             continue;
         }
         self->st.resends++;
-        s_send_slot(self, s);
+        if (s_send_slot(self, s) != 0) {
+            /* The rest waits for the next resend, so order is kept. */
+            for (uint64_t r = seq + 1; r < self->next_seq; r++)
+                if (s_slot(self, r)) s_slot(self, r)->sent_at = s_ms();
+            break;
+        }
     }
 }
 
@@ -252,8 +269,10 @@ int cx_publish_raw(cx_publisher_t *self, const void *data, size_t len, uintptr_t
     self->st.sent++;
     self->st.in_flight++;
     if (seq) *seq = s->seq;
-    int rc = s_send_slot(self, s);
-    if (rc) s->sent_at = s_ms(); /* the timeout resends it */
+    /* The broker dedups a producer's retries by its highest seq, so a newer
+     * event must never reach it before an older one: if this send failed,
+     * everything in flight goes again, in order, on a fresh connection. */
+    if (s_send_slot(self, s) != 0) s_resend(self);
     /* Take in replies that are already here, without waiting. */
     cx_publisher_poll(self, 0);
     return 0;

@@ -514,6 +514,14 @@ static void test_config_bad_duration_in_where_names_value(void **state)
             "s, m, h or d (e.g. 30d, 500ms)");
 }
 
+static void test_config_retention_shorter_than_dedup_window_is_refused(void **state)
+{
+    (void)state;
+    s_fails("dedup:\n  window: 10m\nstorage:\n  retention: 1m\n", 4, 14,
+            "storage.retention (60s) is shorter than dedup.window (600s): a retried event_id could "
+            "then be applied twice; make retention at least the window");
+}
+
 static void test_config_zero_checkpoint_interval_is_refused(void **state)
 {
     (void)state;
@@ -1057,6 +1065,7 @@ int main(void)
         cmocka_unit_test(test_config_duplicate_key_names_both_lines),
         cmocka_unit_test(test_config_bad_duration_names_value),
         cmocka_unit_test(test_config_bad_duration_in_where_names_value),
+        cmocka_unit_test(test_config_retention_shorter_than_dedup_window_is_refused),
         cmocka_unit_test(test_config_zero_checkpoint_interval_is_refused),
         cmocka_unit_test(test_config_bad_size_names_value),
         cmocka_unit_test(test_config_tiny_map_size_is_refused),
