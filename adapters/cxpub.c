@@ -33,7 +33,7 @@ static void s_usage(FILE *f)
            "  -e, --event-id ID      ... its event_id (default: a new time-ordered id)\n"
            "  -s, --source NAME      source of events that have none\n"
            "      --partner ID       publish as this partner (offers)\n"
-           "      --producer ID      producer id (default: unique per run)\n"
+           "      --producer NAME    producer name (default: the host; made unique per run)\n"
            "  -w, --window N         events in flight (default 1000)\n"
            "      --timeout SEC      give up waiting for acks after SEC seconds (default 60)\n"
            "  -q, --quiet            print only problems and the summary\n");

@@ -53,7 +53,8 @@
 typedef struct cx_publisher cx_publisher_t;
 
 typedef struct {
-    const char *producer_id; /* NULL: a unique id is made (host, pid, time) */
+    const char *producer_id; /* a name for this publisher (NULL: the host name); libcx adds
+                                the pid and start time so each session's seqs are its own */
     const char *partner;     /* a partner publishing offers: its partner id; else NULL */
     uint32_t window;         /* most events in flight; 0: 1000 */
     int timeout_ms;          /* unanswered this long: reconnect and resend; 0: 3000 */

@@ -34,7 +34,8 @@
     X(UNKNOWN_COMMAND, -23, "unknown command")                                                     \
     X(IO, -24, "I/O error")                                                                        \
     X(BAD_VALUE, -25, "a value is out of range")                                                   \
-    X(SHUTDOWN, -26, "shutting down")
+    X(SHUTDOWN, -26, "shutting down")                                                              \
+    X(OUT_OF_ORDER, -27, "out of order: an earlier event of this producer has not arrived")
 
 enum {
     CX_OK = 0,

@@ -37,6 +37,8 @@ struct cx_publisher {
     uint64_t oldest;   /* lowest seq possibly in flight */
     cx_result_fn *fn;
     void *arg;
+    bool resend_now; /* an out-of-order NACK asks for a resend */
+    int64_t last_resend_ms;
     cx_publisher_stats_t st;
 };
 
@@ -68,14 +70,13 @@ cx_publisher_t *cx_publisher_new(const char *endpoint, const cx_publisher_opts_t
     self->max_tries = o.max_tries > 0 ? o.max_tries : 10;
     self->next_seq = self->oldest = 1;
     self->endpoint = strdup(endpoint);
-    if (o.producer_id) {
-        self->producer_id = strdup(o.producer_id);
-    } else {
-        char host[64] = "host", id[160];
-        gethostname(host, sizeof host - 1);
-        snprintf(id, sizeof id, "%s-%d-%llx", host, (int)getpid(), (unsigned long long)cx_now_us());
-        self->producer_id = strdup(id);
-    }
+    /* Unique per session: seqs start at 1 each time, so a restarted publisher
+     * under the same name must not look like a replay of the last one. */
+    char host[64] = "host", id[200];
+    if (!o.producer_id) gethostname(host, sizeof host - 1);
+    snprintf(id, sizeof id, "%.120s-%d-%llx", o.producer_id ? o.producer_id : host, (int)getpid(),
+             (unsigned long long)cx_now_us());
+    self->producer_id = strdup(id);
     self->partner = o.partner ? strdup(o.partner) : NULL;
     self->slots = calloc(self->window, sizeof(slot_t));
     self->zctx = zmq_ctx_new();
@@ -114,8 +115,9 @@ static int s_send_slot(cx_publisher_t *self, slot_t *s)
 {
     Cx__Publish p = CX__PUBLISH__INIT;
     p.producer_id = self->producer_id;
-    p.has_seq = p.has_event = 1;
+    p.has_seq = p.has_event = p.has_base_seq = 1;
     p.seq = s->seq;
+    p.base_seq = self->oldest;
     p.event.data = s->data;
     p.event.len = s->len;
     p.partner = self->partner;
@@ -179,6 +181,12 @@ static int s_handle_reply(cx_publisher_t *self, const void *data, size_t len)
     for (size_t i = 0; i < r->n_nacks; i++) {
         Cx__Nack *nk = r->nacks[i];
         slot_t *s = nk->has_seq ? s_slot(self, nk->seq) : NULL;
+        if (s && nk->code == CX_E_OUT_OF_ORDER) {
+            /* Not final: an earlier event was lost on the way. Resend everything
+             * in flight, in order, now (once per burst of such NACKs). */
+            if (s_ms() - self->last_resend_ms > 100) self->resend_now = true;
+            continue;
+        }
         if (s) {
             s_finish(self, s, nk->code ? nk->code : CX_E_INVAL, false, nk->reason);
             done++;
@@ -192,6 +200,8 @@ static int s_handle_reply(cx_publisher_t *self, const void *data, size_t len)
  * tried max_tries times. */
 static void s_resend(cx_publisher_t *self)
 {
+    self->resend_now = false;
+    self->last_resend_ms = s_ms();
     if (s_connect(self) != 0) {
         /* Count the attempt, so the timeout paces the next one and max_tries
          * ends it; never spin. */
@@ -229,6 +239,10 @@ int cx_publisher_poll(cx_publisher_t *self, int timeout_ms)
         zmq_pollitem_t it = {self->sock, 0, ZMQ_POLLIN, 0};
         int64_t left = deadline - s_ms();
         if (left < 0) left = 0;
+        if (self->resend_now) {
+            s_resend(self);
+            continue;
+        }
         if (self->st.in_flight) {
             slot_t *old = s_slot(self, self->oldest);
             int64_t due = old ? old->sent_at + self->timeout_ms - s_ms() : left;

@@ -33,19 +33,28 @@ static Cx__PublishReply *s_send1(const void *data, size_t len)
     return s_send(f, l, 1);
 }
 
-/* A Publish frame carrying these event bytes. *len gets its size; caller frees. */
-static uint8_t *s_publish(uint64_t seq, const void *ev, size_t evlen, size_t *len)
+/* A Publish frame from producer with seq and base (0: none) carrying these
+ * event bytes. *len gets its size; caller frees. */
+static uint8_t *s_publish_from(const char *producer, uint64_t seq, uint64_t base, const void *ev,
+                               size_t evlen, size_t *len)
 {
     Cx__Publish p = CX__PUBLISH__INIT;
-    p.producer_id = "badinput";
+    p.producer_id = (char *)producer;
     p.has_seq = p.has_event = 1;
     p.seq = seq;
+    p.has_base_seq = base != 0;
+    p.base_seq = base;
     p.event.data = (uint8_t *)ev;
     p.event.len = evlen;
     *len = cx__publish__get_packed_size(&p);
     uint8_t *buf = malloc(*len);
     cx__publish__pack(&p, buf);
     return buf;
+}
+
+static uint8_t *s_publish(uint64_t seq, const void *ev, size_t evlen, size_t *len)
+{
+    return s_publish_from("badinput", seq, 0, ev, evlen, len);
 }
 
 static uint8_t *s_event(const char *id, const char *customer, const char *type, const char *title,
@@ -162,6 +171,45 @@ int main(void)
     CXT_CHECK(cxt_stat(&b, "events_rejected") == 10, "ten rejections counted (%lld)",
               (long long)cxt_stat(&b, "events_rejected"));
     CXT_CHECK(cxt_stat(&b, "log_events") == 1, "only the good event is in the log");
+
+    /* Producer sequences: in order, duplicates, and gaps. */
+    uint8_t *evs[6];
+    size_t evls[6];
+    for (int i = 1; i <= 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "s%d", i);
+        evs[i] = s_event(id, "c-seq", "goal.set", "trip", &evls[i]);
+    }
+    pub = s_publish_from("seqp", 1, 1, evs[1], evls[1], &len);
+    s_expect_ack(s_send1(pub, len), 1, "producer seq 1");
+    free(pub);
+    pub = s_publish_from("seqp", 3, 2, evs[3], evls[3], &len);
+    s_expect_nack(s_send1(pub, len), 3, CX_E_OUT_OF_ORDER,
+                  "seq 3 while seq 2 is still awaited (base 2)");
+    free(pub);
+    pub = s_publish_from("seqp", 2, 2, evs[2], evls[2], &len);
+    s_expect_ack(s_send1(pub, len), 2, "then seq 2");
+    free(pub);
+    pub = s_publish_from("seqp", 3, 3, evs[3], evls[3], &len);
+    s_expect_ack(s_send1(pub, len), 3, "then seq 3, resent in order");
+    free(pub);
+    pub = s_publish_from("seqp", 2, 2, evs[2], evls[2], &len);
+    Cx__PublishReply *dup = s_send1(pub, len);
+    CXT_CHECK(dup && dup->n_acked == 1 && dup->n_duplicates == 1 && dup->duplicates[0] == 2,
+              "seq 2 again is acked as a duplicate");
+    if (dup) cx__publish_reply__free_unpacked(dup, NULL);
+    free(pub);
+    pub = s_publish_from("seqp", 5, 5, evs[5], evls[5], &len);
+    s_expect_ack(s_send1(pub, len), 5, "seq 5 with base 5: seq 4 was answered, the gap is fine");
+    free(pub);
+    pub = s_publish_from("newp", 7, 3, evs[4], evls[4], &len);
+    s_expect_nack(s_send1(pub, len), 7, CX_E_OUT_OF_ORDER,
+                  "a new producer's seq 7 while it awaits seq 3");
+    free(pub);
+    for (int i = 1; i <= 5; i++)
+        free(evs[i]);
+    CXT_CHECK(cxt_stat(&b, "log_events") == 5, "each of s1, s2, s3, s5 logged once (%lld in all)",
+              (long long)cxt_stat(&b, "log_events"));
     Cx__AdminReply *r = cxt_admin(&b, "stats", NULL);
     size_t reasons = r && r->stats ? r->stats->n_rejected_by_reason : 0;
     CXT_CHECK(reasons >= 6, "stats break rejections down by reason (%zu reasons)", reasons);
