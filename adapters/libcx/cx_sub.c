@@ -131,8 +131,17 @@ int cx_subscriber_next(cx_subscriber_t *self, int timeout_ms, Cx__Delivery **out
                 *out = d;
                 return 0;
             }
-            if (m->msg_case == CX__BROKER_MSG__MSG_WELCOME) {
+            if (m->msg_case == CX__BROKER_MSG__MSG_DELIVERY && m->delivery->seq <= self->acked) {
+                /* Already handed over and acked, before a broker restart lost
+                 * that ack: ack again, or the credit window would fill with
+                 * deliveries nobody acks. */
+                cx_subscriber_ack(self, self->acked);
+            } else if (m->msg_case == CX__BROKER_MSG__MSG_WELCOME) {
                 self->replay_pending = false;
+                /* A broker that restarted may hold an older cursor than our acks. */
+                if (m->welcome->has_cursor && m->welcome->cursor < self->acked &&
+                    !self->opts.from_seq)
+                    cx_subscriber_ack(self, self->acked);
             } else if (m->msg_case == CX__BROKER_MSG__MSG_ERROR) {
                 int code = m->error->code ? m->error->code : CX_E_INVAL;
                 snprintf(self->error, sizeof self->error, "%s",
