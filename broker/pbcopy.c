@@ -1,8 +1,9 @@
 /* pbcopy.c - deep copies of protobuf-c messages; see pbcopy.h.
  *
- * Everything scalar comes over with one memcpy of the message struct; then
- * each pointer (strings, bytes, sub-messages, repeated arrays, unknown fields)
- * is replaced by a copy.
+ * One walk serves both sizing and copying: with no allocator it only adds up
+ * what it would allocate. Everything scalar comes over with one memcpy of the
+ * message struct; then each pointer (strings, bytes, sub-messages, repeated
+ * arrays, unknown fields) is replaced by a copy.
  */
 #include "pbcopy.h"
 
@@ -11,7 +12,8 @@
 #include <string.h>
 
 typedef struct {
-    ProtobufCAllocator *alloc;
+    ProtobufCAllocator *alloc; /* NULL: only count */
+    size_t size;
     int failed;
 } walk_t;
 
@@ -22,6 +24,8 @@ static size_t s_round(size_t n)
 
 static void *s_alloc(walk_t *w, size_t n)
 {
+    w->size += s_round(n);
+    if (!w->alloc) return NULL;
     void *p = w->alloc->alloc(w->alloc->allocator_data, s_round(n));
     if (!p) w->failed = 1;
     return p;
@@ -120,9 +124,43 @@ static ProtobufCMessage *s_copy(walk_t *w, const ProtobufCMessage *m)
     return out;
 }
 
+size_t cx_pb_copy_size(const ProtobufCMessage *msg)
+{
+    walk_t w = {NULL, 0, 0};
+    s_copy(&w, msg);
+    return w.size;
+}
+
+typedef struct {
+    ProtobufCAllocator pb;
+    char *next;
+} bump_t;
+
+static void *s_bump(void *data, size_t size)
+{
+    bump_t *b = data;
+    void *p = b->next;
+    b->next += size; /* sizes arrive rounded; the block was sized by the same walk */
+    return p;
+}
+
+static void s_no_free(void *data, void *ptr)
+{
+    (void)data;
+    (void)ptr;
+}
+
+ProtobufCMessage *cx_pb_copy_into(const ProtobufCMessage *msg, void *block)
+{
+    bump_t b = {{s_bump, s_no_free, NULL}, block};
+    b.pb.allocator_data = &b;
+    walk_t w = {&b.pb, 0, 0};
+    return s_copy(&w, msg);
+}
+
 ProtobufCMessage *cx_pb_copy(const ProtobufCMessage *msg, ProtobufCAllocator *alloc)
 {
-    walk_t w = {alloc, 0};
+    walk_t w = {alloc, 0, 0};
     ProtobufCMessage *out = s_copy(&w, msg);
     return w.failed ? NULL : out;
 }

@@ -101,32 +101,21 @@ static Cx__CustomerContext *s_rich_context(void)
     return out;
 }
 
-/* Copies with malloc, so ASan sees each piece; protobuf-c's free_unpacked
- * frees the copy piece by piece. */
-static void *s_malloc(void *d, size_t n)
-{
-    (void)d;
-    return malloc(n);
-}
-
-static void s_free(void *d, void *p)
-{
-    (void)d;
-    free(p);
-}
-
-static ProtobufCAllocator s_heap = {s_malloc, s_free, NULL};
-
-static void test_pbcopy_packs_the_same_with_unknown_fields(void **state)
+static void test_pbcopy_into_block_packs_the_same_and_fills_it_exactly(void **state)
 {
     (void)state;
     Cx__CustomerContext *src = s_rich_context();
     assert_non_null(src);
     assert_int_equal(src->base.n_unknown_fields, 1);
-    ProtobufCMessage *copy = cx_pb_copy(&src->base, &s_heap);
-    assert_non_null(copy);
+    size_t n = cx_pb_copy_size(&src->base);
+    /* A guard after the block: the copy must not write past its size. */
+    uint8_t *block = malloc(n + 64);
+    memset(block + n, 0xAB, 64);
+    ProtobufCMessage *copy = cx_pb_copy_into(&src->base, block);
+    assert_ptr_equal(copy, block);
+    for (int i = 0; i < 64; i++) assert_int_equal(block[n + i], 0xAB);
     s_assert_same(&src->base, copy);
-    protobuf_c_message_free_unpacked(copy, &s_heap);
+    free(block);
     cx__customer_context__free_unpacked(src, NULL);
 }
 
@@ -134,7 +123,8 @@ static void test_pbcopy_shares_nothing_with_the_source(void **state)
 {
     (void)state;
     Cx__CustomerContext *src = s_rich_context();
-    Cx__CustomerContext *copy = (Cx__CustomerContext *)cx_pb_copy(&src->base, &s_heap);
+    uint8_t *block = malloc(cx_pb_copy_size(&src->base));
+    Cx__CustomerContext *copy = (Cx__CustomerContext *)cx_pb_copy_into(&src->base, block);
     bytes_t before = s_pack(&copy->base);
     /* Scribble over the source, then free it: the copy must not notice. */
     src->goals[0]->title[0] = 'X';
@@ -150,7 +140,7 @@ static void test_pbcopy_shares_nothing_with_the_source(void **state)
     assert_string_equal(copy->goals[0]->title, "Lisbon");
     free(before.data);
     free(after.data);
-    protobuf_c_message_free_unpacked(&copy->base, &s_heap);
+    free(block);
 }
 
 static void test_pbcopy_with_arena_allocator(void **state)
@@ -181,26 +171,28 @@ static void test_pbcopy_oneof_and_bytes(void **state)
     Cx__BrokerMsg m = CX__BROKER_MSG__INIT;
     m.msg_case = CX__BROKER_MSG__MSG_DELIVERY;
     m.delivery = &dv;
-    Cx__BrokerMsg *copy = (Cx__BrokerMsg *)cx_pb_copy(&m.base, &s_heap);
+    uint8_t *block = malloc(cx_pb_copy_size(&m.base));
+    Cx__BrokerMsg *copy = (Cx__BrokerMsg *)cx_pb_copy_into(&m.base, block);
     s_assert_same(&m.base, &copy->base);
     assert_ptr_not_equal(copy->delivery->event.data, ev);
     assert_ptr_not_equal(copy->delivery->context, &ctx);
-    protobuf_c_message_free_unpacked(&copy->base, &s_heap);
+    free(block);
 }
 
 static void test_pbcopy_empty_message(void **state)
 {
     (void)state;
     Cx__CustomerContext ctx = CX__CUSTOMER_CONTEXT__INIT;
-    ProtobufCMessage *copy = cx_pb_copy(&ctx.base, &s_heap);
-    s_assert_same(&ctx.base, copy);
-    protobuf_c_message_free_unpacked(copy, &s_heap);
+    assert_int_equal(cx_pb_copy_size(&ctx.base), (sizeof ctx + 7) & ~(size_t)7);
+    uint8_t *block = malloc(cx_pb_copy_size(&ctx.base));
+    s_assert_same(&ctx.base, cx_pb_copy_into(&ctx.base, block));
+    free(block);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pbcopy_packs_the_same_with_unknown_fields),
+        cmocka_unit_test(test_pbcopy_into_block_packs_the_same_and_fills_it_exactly),
         cmocka_unit_test(test_pbcopy_shares_nothing_with_the_source),
         cmocka_unit_test(test_pbcopy_with_arena_allocator),
         cmocka_unit_test(test_pbcopy_oneof_and_bytes),
