@@ -60,10 +60,13 @@ static void s_handle(cx_broker_t *b, const Cx__AdminRequest *req, Cx__AdminReply
             rep->error = "usage: context CUSTOMER_ID";
             return;
         }
-        const Cx__CustomerContext *ctx;
-        int rc = cx_cache_get(b->cache, req->args[0], &ctx);
-        /* Packed into the reply before anything else touches the cache. */
-        if (rc == 0) rep->context = (Cx__CustomerContext *)ctx;
+        const uint8_t *data;
+        size_t len;
+        int rc = cx_cache_get(b->cache, req->args[0], &data, &len);
+        if (rc == 0) {
+            rep->context = cx__customer_context__unpack(cx_arena_allocator(a), len, data);
+            if (!rep->context) rc = CX_E_STORAGE;
+        }
         if (rc) {
             rep->code = rc;
             snprintf(err, sizeof err, "%s: %s", req->args[0], cx_strerror(rc));

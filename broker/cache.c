@@ -1,22 +1,16 @@
 /* cache.c - the context cache and its checkpoint thread; see cache.h.
  *
- * Each cached context is an immutable, unpacked "version": one malloc'd block
- * holding a deep copy (pbcopy.c). Ingest copies a version into its batch arena,
- * reduces, and installs the result as a new version; delivery and admin read
- * versions as they are, so nothing on the hot path unpacks. Only the
- * checkpoint needs bytes, and its thread does the packing. Versions are
- * refcounted so a checkpoint can pack one while the event loop replaces the
- * entry with a newer one; whichever lets go last frees it. All list and
+ * Packed contexts live in refcounted buffers so that a checkpoint can write a
+ * buffer while the event loop replaces the entry's context with a newer one:
+ * the job holds a reference, and whichever lets go last frees it. All list and
  * refcount changes happen on the event-loop thread; the checkpoint thread only
- * reads the versions of its job and calls the store.
+ * reads the buffers of its job and calls the store.
  */
 #include "cache.h"
-#include "cx_arena.h"
 #include "cx_error.h"
 #include "cx_event.h"
 #include "hmap.h"
 #include "log.h"
-#include "pbcopy.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,9 +19,8 @@
 
 typedef struct {
     uint32_t refs;
-    Cx__CustomerContext *ctx; /* all its memory is in arena */
-    cx_arena_t *arena;
-    size_t used; /* arena bytes in use: sizes the next copy */
+    uint32_t len;
+    uint8_t data[];
 } buf_t;
 
 enum { CLEAN = 0, DIRTY, PENDING };
@@ -40,10 +33,15 @@ typedef struct entry {
 } entry_t;
 
 typedef struct {
+    entry_t **head;
+    entry_t **tail;
+    size_t *count;
+} list_t;
+
+typedef struct {
     entry_t **entries;
     buf_t **bufs;
     cx_ctx_write_t *items;
-    uint8_t *packed; /* the thread's packing of the job's versions */
     size_t n;
     uint64_t applied_seq;
     int rc;
@@ -70,27 +68,19 @@ struct cx_cache {
     cx_cache_stats_t st;
 };
 
-/* A new version owning ctx and the arena its memory is in (destroyed on failure). */
-static buf_t *s_buf_new(Cx__CustomerContext *ctx, cx_arena_t *arena)
+static buf_t *s_buf_new(const uint8_t *data, size_t len)
 {
-    buf_t *b = malloc(sizeof(buf_t));
-    if (!b) {
-        cx_arena_destroy(&arena);
-        return NULL;
-    }
+    buf_t *b = malloc(sizeof(buf_t) + (len ? len : 1));
+    if (!b) return NULL;
     b->refs = 1;
-    b->ctx = ctx;
-    b->arena = arena;
-    b->used = cx_arena_used(arena);
+    b->len = (uint32_t)len;
+    if (len) memcpy(b->data, data, len);
     return b;
 }
 
 static void s_buf_unref(buf_t *b)
 {
-    if (b && --b->refs == 0) {
-        cx_arena_destroy(&b->arena);
-        free(b);
-    }
+    if (b && --b->refs == 0) free(b);
 }
 
 static void s_unlink(entry_t **head, entry_t **tail, entry_t *e)
@@ -166,26 +156,6 @@ static void s_evict(cx_cache_t *self)
     s_evict_to(self, self->max_clean);
 }
 
-/* On the checkpoint thread: packs every version of the job into one buffer.
- * The versions are immutable and the job holds a reference to each. */
-static int s_pack_job(job_t *j)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < j->n; i++)
-        if (j->bufs[i]) total += cx__customer_context__get_packed_size(j->bufs[i]->ctx);
-    j->packed = malloc(total ? total : 1);
-    if (!j->packed) return CX_E_NOMEM;
-    size_t at = 0;
-    for (size_t i = 0; i < j->n; i++) {
-        if (!j->bufs[i]) continue; /* erased: items[i].data stays NULL */
-        size_t len = cx__customer_context__pack(j->bufs[i]->ctx, j->packed + at);
-        j->items[i].data = j->packed + at;
-        j->items[i].len = len;
-        at += len;
-    }
-    return 0;
-}
-
 static void *s_thread(void *arg)
 {
     cx_cache_t *self = arg;
@@ -197,12 +167,8 @@ static void *s_thread(void *arg)
         self->job_ready = false;
         pthread_mutex_unlock(&self->mu);
         int64_t t0 = cx_now_us();
-        self->job.rc = s_pack_job(&self->job);
-        if (self->job.rc == 0)
-            self->job.rc = cx_store_ctx_write(self->store, self->job.items, self->job.n,
-                                              self->job.applied_seq);
-        free(self->job.packed);
-        self->job.packed = NULL;
+        self->job.rc =
+            cx_store_ctx_write(self->store, self->job.items, self->job.n, self->job.applied_seq);
         self->job.took_us = cx_now_us() - t0;
         atomic_store(&self->job_done, true);
         pthread_mutex_lock(&self->mu);
@@ -273,7 +239,7 @@ void cx_cache_destroy(cx_cache_t **pself)
     *pself = NULL;
 }
 
-int cx_cache_get(cx_cache_t *self, const char *customer_id, const Cx__CustomerContext **ctx)
+int cx_cache_get(cx_cache_t *self, const char *customer_id, const uint8_t **data, size_t *len)
 {
     entry_t *e = cx_hmap_get(self->map, customer_id);
     if (e) {
@@ -283,7 +249,8 @@ int cx_cache_get(cx_cache_t *self, const char *customer_id, const Cx__CustomerCo
             s_unlink(&self->lru_head, &self->lru_tail, e);
             s_push_front(&self->lru_head, &self->lru_tail, e);
         }
-        *ctx = e->buf->ctx;
+        *data = e->buf->data;
+        *len = e->buf->len;
         return 0;
     }
     self->st.misses++;
@@ -291,15 +258,8 @@ int cx_cache_get(cx_cache_t *self, const char *customer_id, const Cx__CustomerCo
     size_t n;
     int rc = cx_store_ctx_get(self->store, customer_id, &d, &n);
     if (rc) return rc;
-    /* Unpacked straight into the arena the version will own. */
-    cx_arena_t *a = cx_arena_new(3 * n + 512);
-    Cx__CustomerContext *un = a ? cx__customer_context__unpack(cx_arena_allocator(a), n, d) : NULL;
+    buf_t *b = s_buf_new(d, n);
     free(d);
-    if (!un) {
-        cx_arena_destroy(&a);
-        return a ? CX_E_STORAGE : CX_E_NOMEM;
-    }
-    buf_t *b = s_buf_new(un, a);
     e = calloc(1, sizeof(*e));
     if (!b || !e || cx_hmap_put(self->map, customer_id, e, &e->key) != 0) {
         free(b);
@@ -311,39 +271,15 @@ int cx_cache_get(cx_cache_t *self, const char *customer_id, const Cx__CustomerCo
      * (with cache_customers: 0 it would be). */
     s_evict_to(self, self->max_clean ? self->max_clean - 1 : 0);
     s_make_clean(self, e);
-    *ctx = b->ctx;
+    *data = b->data;
+    *len = b->len;
     return 0;
 }
 
-int cx_cache_copy(cx_cache_t *self, const char *customer_id, Cx__CustomerContext **ctx,
-                  cx_arena_t **arena)
-{
-    const Cx__CustomerContext *cur;
-    int rc = cx_cache_get(self, customer_id, &cur);
-    if (rc) return rc;
-    entry_t *e = cx_hmap_get(self->map, customer_id);
-    /* Room for the live data (the version's arena may hold replaced pieces
-     * too, so this is generous) plus what a few events add. */
-    size_t hint = e && e->buf ? e->buf->used : 1024;
-    cx_arena_t *a = cx_arena_new(hint + hint / 4 + 512);
-    if (!a) return CX_E_NOMEM;
-    *ctx = (Cx__CustomerContext *)cx_pb_copy(&cur->base, cx_arena_allocator(a));
-    if (!*ctx) {
-        cx_arena_destroy(&a);
-        return CX_E_NOMEM;
-    }
-    *arena = a;
-    return 0;
-}
-
-int cx_cache_put(cx_cache_t *self, const char *customer_id, Cx__CustomerContext *ctx,
-                 cx_arena_t *arena)
+int cx_cache_put(cx_cache_t *self, const char *customer_id, const uint8_t *data, size_t len)
 {
     buf_t *b = NULL;
-    if (!ctx)
-        cx_arena_destroy(&arena);
-    else if (!(b = s_buf_new(ctx, arena)))
-        return CX_E_NOMEM;
+    if (data && !(b = s_buf_new(data, len))) return CX_E_NOMEM;
     entry_t *e = cx_hmap_get(self->map, customer_id);
     if (!e) {
         e = calloc(1, sizeof(*e));
@@ -394,8 +330,8 @@ int cx_cache_checkpoint_start(cx_cache_t *self, uint64_t applied_seq)
         j->bufs[i] = e->buf;
         if (e->buf) e->buf->refs++;
         j->items[i].customer_id = e->key;
-        j->items[i].data = NULL; /* packed by the thread; NULL stays: delete */
-        j->items[i].len = 0;
+        j->items[i].data = e->buf ? e->buf->data : NULL;
+        j->items[i].len = e->buf ? e->buf->len : 0;
         e->prev = e->next = NULL;
         e->state = PENDING;
         e = next;

@@ -1,6 +1,6 @@
 /* cache.h - customers' contexts in memory, and their checkpoints to the state env.
  *
- * The cache holds unpacked, immutable contexts: those changed since the last checkpoint
+ * The cache holds packed contexts: those changed since the last checkpoint
  * (dirty, never evicted), those being written by a checkpoint (pending), and
  * up to max_clean clean ones, evicted least recently used first. A miss reads
  * the state environment, which is exact because only clean entries are ever
@@ -14,8 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "context.pb-c.h"
-#include "cx_arena.h"
 #include "store.h"
 
 typedef struct cx_cache cx_cache_t;
@@ -35,23 +33,13 @@ cx_cache_t *cx_cache_new(cx_store_t *store, uint32_t max_clean);
  * write dirty entries: call cx_cache_checkpoint_sync first for a clean stop. */
 void cx_cache_destroy(cx_cache_t **self);
 
-/* The context of customer_id as it is now: 0 and *ctx, read-only and valid until
- * the next call on the cache (a get may evict); CX_E_UNKNOWN_CUSTOMER; or a
- * CX_E_* from the store. To change it, copy it (cx_pb_copy), then put. */
-int cx_cache_get(cx_cache_t *self, const char *customer_id, const Cx__CustomerContext **ctx);
+/* The packed context of customer_id: 0 with data and len valid until the next call
+ * that changes the cache, or CX_E_UNKNOWN_CUSTOMER, or a CX_E_* from the store. */
+int cx_cache_get(cx_cache_t *self, const char *customer_id, const uint8_t **data, size_t *len);
 
-/* A private, mutable deep copy of the customer's context, in a new arena sized
- * for it (caller owns both: pass them to cx_cache_put, or cx_arena_destroy).
- * 0, CX_E_UNKNOWN_CUSTOMER, CX_E_NOMEM or a CX_E_* from the store. */
-int cx_cache_copy(cx_cache_t *self, const char *customer_id, Cx__CustomerContext **ctx,
-                  cx_arena_t **arena);
-
-/* Installs ctx as the customer's context and marks it dirty. All of ctx's
- * memory must be in arena, and the cache takes ownership of arena whatever
- * happens (ctx must not be used after). ctx == NULL: the customer is erased
- * (deleted from the store at the next checkpoint). 0 or CX_E_NOMEM. */
-int cx_cache_put(cx_cache_t *self, const char *customer_id, Cx__CustomerContext *ctx,
-                 cx_arena_t *arena);
+/* Installs a context (copied) and marks it dirty. data == NULL: the customer is
+ * erased (deleted from the store at the next checkpoint). 0 or CX_E_NOMEM. */
+int cx_cache_put(cx_cache_t *self, const char *customer_id, const uint8_t *data, size_t len);
 
 /* Number of dirty contexts. */
 size_t cx_cache_dirty(const cx_cache_t *self);

@@ -42,6 +42,7 @@ struct cx_deliveries {
     size_t n;
     cx_delivery_t *hits; /* router output, n entries */
     cx_arena_t *arena;   /* reset per pump */
+    cx_hmap_t *ctxs;     /* customer -> unpacked context, for one pump */
     int64_t last_flush_us;
 };
 
@@ -124,7 +125,8 @@ cx_deliveries_t *cx_delivery_new(cx_broker_t *b)
     if (!self) return NULL;
     self->b = b;
     self->arena = cx_arena_new(0);
-    if (!self->arena || s_build(self, NULL, 0) != 0) {
+    self->ctxs = cx_hmap_new();
+    if (!self->arena || !self->ctxs || s_build(self, NULL, 0) != 0) {
         cx_delivery_destroy(&self);
         return NULL;
     }
@@ -138,6 +140,7 @@ void cx_delivery_destroy(cx_deliveries_t **pself)
     s_free_partners(self->p, self->n);
     free(self->hits);
     cx_arena_destroy(&self->arena);
+    cx_hmap_destroy(&self->ctxs);
     free(self);
     *pself = NULL;
 }
@@ -268,14 +271,8 @@ static void s_on_ack(cx_deliveries_t *self, const void *id, size_t idlen, uint64
 {
     pstate_t *ps = s_by_identity(self, id, idlen);
     if (!ps) return; /* not (or no longer) a connected partner */
-    if (seq > ps->head) seq = ps->head;
+    if (seq > ps->sent) seq = ps->sent;
     if (seq <= ps->cursor) return;
-    if (seq > ps->sent) {
-        /* Acked beyond what this broker run has sent: the partner got those
-         * before a restart whose cursor write was lost. Stream seqs outlive
-         * restarts, so take its word up to the head. */
-        ps->sent = ps->last_real = seq;
-    }
     ps->cursor = seq >= ps->last_real ? ps->sent : seq;
     ps->cursor_dirty = true;
     self->b->n.partner_acks++;
@@ -334,25 +331,32 @@ typedef struct {
     bool blocked; /* the socket would block, or the partner is gone */
 } push_t;
 
-/* The customer's context as it is now, read-only and valid until the next
- * cache call: s_push_one packs the delivery before making another. An unknown
- * (or erased) customer gets an empty context; NULL means it could not be read
- * now (the delivery waits, it is not skipped). */
-static const Cx__CustomerContext *s_context(cx_deliveries_t *self, const cx_stream_entry_t *e)
+/* The customer's context as it is now, unpacked once per pump for every
+ * partner that needs it. An unknown (or erased) customer gets an empty one;
+ * NULL means it could not be read now (the delivery waits, it is not skipped). */
+static Cx__CustomerContext *s_context(cx_deliveries_t *self, const cx_stream_entry_t *e)
 {
     char *cid = cx_arena_alloc(self->arena, e->customer_len + 1);
     if (!cid) return NULL;
     memcpy(cid, e->customer, e->customer_len);
     cid[e->customer_len] = '\0';
-    const Cx__CustomerContext *ctx;
-    int rc = cx_cache_get(self->b->cache, cid, &ctx);
-    if (rc == 0) return ctx;
-    if (rc != CX_E_UNKNOWN_CUSTOMER) return NULL; /* a read error is not "no consent" */
-    Cx__CustomerContext *empty = cx_arena_alloc(self->arena, sizeof(*empty));
-    if (!empty) return NULL;
-    cx__customer_context__init(empty);
-    empty->customer_id = cid;
-    return empty;
+    Cx__CustomerContext *ctx = cx_hmap_get(self->ctxs, cid);
+    if (ctx) return ctx;
+    const uint8_t *cdata;
+    size_t clen;
+    int rc = cx_cache_get(self->b->cache, cid, &cdata, &clen);
+    if (rc == 0) {
+        ctx = cx__customer_context__unpack(cx_arena_allocator(self->arena), clen, cdata);
+        if (!ctx) return NULL; /* retried later, never skipped for it */
+    } else if (rc != CX_E_UNKNOWN_CUSTOMER) {
+        return NULL; /* a read error is not "no consent": retry later */
+    } else {
+        ctx = cx_arena_alloc(self->arena, sizeof(*ctx));
+        if (!ctx) return NULL;
+        cx__customer_context__init(ctx);
+        ctx->customer_id = cid;
+    }
+    return cx_hmap_put(self->ctxs, cid, ctx, NULL) == 0 ? ctx : NULL;
 }
 
 /* Builds and sends one delivery. 0 sent, 1 skipped (no consent now, or the
@@ -366,7 +370,7 @@ static int s_push_one(push_t *pu, const cx_stream_entry_t *e)
     int rc = cx_store_log_get(b->store, e->log_seq, &data, &len);
     if (rc == CX_E_INVAL) return 1; /* removed by retention or erasure */
     if (rc) return -1;
-    const Cx__CustomerContext *ctx = s_context(self, e);
+    Cx__CustomerContext *ctx = s_context(self, e);
     if (!ctx) return -1;
     const cx_route_cfg_t *rt = s_route(b->cfg, e->route, e->route_len);
     bool consent_required = rt ? rt->consent_required : true;
@@ -449,6 +453,7 @@ int cx_delivery_pump(cx_deliveries_t *self)
             if (cx_store_read_begin(self->b->store) != 0) return 0;
             opened = true;
             cx_arena_reset(self->arena);
+            cx_hmap_clear(self->ctxs);
         }
         push_t pu = {self, ps, &self->b->cfg->partners[i], cx_now_us(), 0, false};
         size_t room = ps->credit - (size_t)(ps->sent - ps->cursor);

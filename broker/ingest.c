@@ -25,7 +25,6 @@
 #include "cx_event.h"
 #include "delivery.h"
 #include "log.h"
-#include "pbcopy.h"
 #include "reducer.h"
 #include "wire.pb-c.h"
 
@@ -43,9 +42,7 @@ typedef struct {
 } item_t;
 
 typedef struct {
-    Cx__CustomerContext *ctx; /* the batch's private copy; all of it in arena */
-    cx_arena_t *arena;        /* handed to the cache after the commit */
-    bool changed;             /* some event of the batch applied */
+    Cx__CustomerContext *ctx;
     bool erased;
 } staged_t;
 
@@ -103,26 +100,6 @@ static int s_recv(void *sock, item_t *it)
 }
 
 /* The context for customer_id in this batch: staged, else cache, else new. */
-/* A fresh context for a customer the broker does not know, in its own arena. */
-static int s_new_context(const char *customer_id, Cx__CustomerContext **ctx, cx_arena_t **arena)
-{
-    cx_arena_t *a = cx_arena_new(1024);
-    Cx__CustomerContext *c = a ? cx_arena_alloc(a, sizeof(*c)) : NULL;
-    if (c) {
-        cx__customer_context__init(c);
-        c->customer_id = cx_arena_strdup(a, customer_id);
-    }
-    if (!c || !c->customer_id) {
-        cx_arena_destroy(&a);
-        return CX_E_NOMEM;
-    }
-    *ctx = c;
-    *arena = a;
-    return 0;
-}
-
-/* The context for customer_id in this batch: staged, else a private copy of
- * the cached one, else a new one. */
 static staged_t *s_context(cx_broker_t *b, const char *customer_id, int *rc)
 {
     staged_t *st = cx_hmap_get(s_batch.staged, customer_id);
@@ -132,23 +109,30 @@ static staged_t *s_context(cx_broker_t *b, const char *customer_id, int *rc)
         *rc = CX_E_NOMEM;
         return NULL;
     }
-    st->erased = st->changed = false;
-    *rc = cx_cache_copy(b->cache, customer_id, &st->ctx, &st->arena);
-    if (*rc == CX_E_UNKNOWN_CUSTOMER) *rc = s_new_context(customer_id, &st->ctx, &st->arena);
-    if (*rc) return NULL;
-    *rc = cx_hmap_put(s_batch.staged, customer_id, st, NULL);
-    if (*rc) {
-        cx_arena_destroy(&st->arena);
+    st->erased = false;
+    const uint8_t *data;
+    size_t len;
+    *rc = cx_cache_get(b->cache, customer_id, &data, &len);
+    if (*rc == 0) {
+        st->ctx = (Cx__CustomerContext *)protobuf_c_message_unpack(
+            &cx__customer_context__descriptor, cx_arena_allocator(b->arena), len, data);
+        if (!st->ctx) {
+            *rc = CX_E_STORAGE;
+            return NULL;
+        }
+    } else if (*rc == CX_E_UNKNOWN_CUSTOMER) {
+        st->ctx = cx_arena_alloc(b->arena, sizeof(*st->ctx));
+        if (!st->ctx) {
+            *rc = CX_E_NOMEM;
+            return NULL;
+        }
+        cx__customer_context__init(st->ctx);
+        st->ctx->customer_id = cx_arena_strdup(b->arena, customer_id);
+    } else {
         return NULL;
     }
-    return st;
-}
-
-static void s_drop_staged(void *arg, const char *customer_id, void *value)
-{
-    (void)arg;
-    (void)customer_id;
-    cx_arena_destroy(&((staged_t *)value)->arena);
+    *rc = cx_hmap_put(s_batch.staged, customer_id, st, NULL);
+    return *rc ? NULL : st;
 }
 
 /* true if event_id was already logged (confirmed against the log) or accepted
@@ -196,30 +180,13 @@ static int s_process(cx_broker_t *b, item_t *it, int64_t now)
         s_nack(it, CX_E_MISSING_FIELD, "missing field: event");
         return 0;
     }
-    /* Exact dedup of a libcx publisher's retries: per producer, seqs are taken
-     * in order. last is the highest seq taken; base the oldest seq the
-     * publisher still awaits an answer for (all below it are answered and will
-     * never come again). A seq at or below last was taken: a duplicate. A seq
-     * past last + 1 while an earlier awaited one has not arrived is out of
-     * order (after a reconnect, a queued later event can overtake a lost
-     * earlier one): NACKed, and libcx resends all in order. Taking it would
-     * make the earlier one look like a duplicate later, and lose it. */
+    /* Exact dedup of a libcx publisher's retries. */
     cx_producer_t *prod = NULL;
     if (pub->producer_id && pub->producer_id[0] && pub->has_seq) {
         prod = cx_hmap_get(s_batch.batch_prod, pub->producer_id);
         cx_producer_t *known = prod ? prod : cx_hmap_get(b->producers, pub->producer_id);
-        uint64_t base = pub->has_base_seq && pub->base_seq <= pub->seq ? pub->base_seq : pub->seq;
-        uint64_t last = known ? known->seq : base - 1;
-        if (known && pub->seq <= last) {
+        if (known && pub->seq <= known->seq) {
             it->state = IT_DUPLICATE;
-            return 0;
-        }
-        if (pub->seq > last + 1 && base <= last + 1) {
-            char *r = cx_arena_alloc(a, 160);
-            if (r)
-                snprintf(r, 160, "out of order: seq %llu arrived before seq %llu; resend in order",
-                         (unsigned long long)pub->seq, (unsigned long long)(last + 1));
-            s_nack(it, CX_E_OUT_OF_ORDER, r);
             return 0;
         }
     }
@@ -277,14 +244,13 @@ static int s_process(cx_broker_t *b, item_t *it, int64_t now)
     }
     ev->has_accepted_at = 1;
     ev->accepted_at = now;
-    rc = cx_reduce(st->ctx, ev, st->arena);
+    rc = cx_reduce(st->ctx, ev, a);
     if (rc) {
         char *r = cx_arena_alloc(a, 200);
         if (r) snprintf(r, 200, "%s (%s)", cx_strerror(rc), ev->type);
         s_nack(it, rc, r);
         return 0;
     }
-    st->changed = true;
     st->erased = cx_event_type_parse(ev->type) == CX_EV_CUSTOMER_ERASE;
     /* The log record: the event as received + accepted_at (field 6, fixed64). */
     uint8_t *rec = cx_arena_alloc(a, ev_len + 9);
@@ -324,16 +290,19 @@ static void s_install_ctx(void *arg, const char *customer_id, void *value)
 {
     install_t *in = arg;
     staged_t *st = value;
-    if (in->rc) { /* an earlier one failed: the broker is stopping anyway */
-        cx_arena_destroy(&st->arena);
+    if (in->rc) return;
+    if (st->erased) {
+        in->rc = cx_cache_put(in->b->cache, customer_id, NULL, 0);
         return;
     }
-    if (!st->changed) { /* every event of it was refused: nothing to install */
-        cx_arena_destroy(&st->arena);
+    size_t len = cx__customer_context__get_packed_size(st->ctx);
+    uint8_t *buf = cx_arena_alloc(in->b->arena, len ? len : 1);
+    if (!buf) {
+        in->rc = CX_E_NOMEM;
         return;
     }
-    in->rc = cx_cache_put(in->b->cache, customer_id, st->erased ? NULL : st->ctx, st->arena);
-    st->arena = NULL; /* the cache's now */
+    cx__customer_context__pack(st->ctx, buf);
+    in->rc = cx_cache_put(in->b->cache, customer_id, buf, len);
 }
 
 static void s_install_producer(void *arg, const char *id, void *value)
@@ -471,7 +440,6 @@ int cx_ingest_pump(cx_broker_t *b)
     if (store_rc) {
         /* Nothing of the batch is on disk: forget it, NACK what was accepted. */
         b->last_seq = first_seq;
-        cx_hmap_each(s_batch.staged, s_drop_staged, NULL);
         cx_delivery_batch_end(b->delivery, false);
         for (size_t i = 0; i < n; i++) {
             item_t *it = &s_batch.items[i];
@@ -557,13 +525,21 @@ static int s_replay_one(void *arg, uint64_t seq, const void *data, size_t len)
                (unsigned long long)seq);
         return 0;
     }
-    Cx__CustomerContext *ctx;
-    cx_arena_t *ca;
-    int rc = cx_cache_copy(b->cache, ev->customer_id, &ctx, &ca);
-    if (rc == CX_E_UNKNOWN_CUSTOMER) rc = s_new_context(ev->customer_id, &ctx, &ca);
-    if (rc) return rc;
-    if (cx_reduce(ctx, ev, ca) != 0) {
-        cx_arena_destroy(&ca);
+    const uint8_t *cdata;
+    size_t clen;
+    Cx__CustomerContext *ctx, fresh;
+    int rc = cx_cache_get(b->cache, ev->customer_id, &cdata, &clen);
+    if (rc == 0) {
+        ctx = cx__customer_context__unpack(cx_arena_allocator(b->arena), clen, cdata);
+        if (!ctx) return CX_E_STORAGE;
+    } else if (rc == CX_E_UNKNOWN_CUSTOMER) {
+        cx__customer_context__init(&fresh);
+        fresh.customer_id = ev->customer_id;
+        ctx = &fresh;
+    } else {
+        return rc;
+    }
+    if (cx_reduce(ctx, ev, b->arena) != 0) {
         /* Logged events were applied once already; this cannot fail unless the
          * reducer changed incompatibly. Say so and go on. */
         r->failed++;
@@ -571,8 +547,15 @@ static int s_replay_one(void *arg, uint64_t seq, const void *data, size_t len)
                (unsigned long long)seq);
         return 0;
     }
-    bool erase = cx_event_type_parse(ev->type) == CX_EV_CUSTOMER_ERASE;
-    rc = cx_cache_put(b->cache, ev->customer_id, erase ? NULL : ctx, ca);
+    if (cx_event_type_parse(ev->type) == CX_EV_CUSTOMER_ERASE) {
+        rc = cx_cache_put(b->cache, ev->customer_id, NULL, 0);
+    } else {
+        size_t plen = cx__customer_context__get_packed_size(ctx);
+        uint8_t *buf = cx_arena_alloc(b->arena, plen ? plen : 1);
+        if (!buf) return CX_E_NOMEM;
+        cx__customer_context__pack(ctx, buf);
+        rc = cx_cache_put(b->cache, ev->customer_id, buf, plen);
+    }
     if (rc) return rc;
     if (++r->replayed % 100000 == 0)
         cx_log(CX_LOG_INFO, "replay: %llu events (log seq %llu)", (unsigned long long)r->replayed,

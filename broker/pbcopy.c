@@ -17,10 +17,7 @@ typedef struct {
     int failed;
 } walk_t;
 
-static size_t s_round(size_t n)
-{
-    return (n + 7) & ~(size_t)7;
-}
+static size_t s_round(size_t n) { return (n + 7) & ~(size_t)7; }
 
 static void *s_alloc(walk_t *w, size_t n)
 {
@@ -119,7 +116,8 @@ static ProtobufCMessage *s_copy(walk_t *w, const ProtobufCMessage *m)
         if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
             *(const uint32_t *)(src + f->quantifier_offset) != f->id)
             continue;
-        if (s_is_pointer_type(f)) s_copy_value(w, f, src + f->offset, dst ? dst + f->offset : NULL);
+        if (s_is_pointer_type(f))
+            s_copy_value(w, f, src + f->offset, dst ? dst + f->offset : NULL);
     }
     return out;
 }

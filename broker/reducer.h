@@ -25,10 +25,8 @@
  * written through, only replaced, except that a pointer slot of an existing
  * array may be overwritten or an array shortened in place.
  * The event's time t is ev->accepted_at if present, else ev->occurred_at, else 0.
- * Every new string, message and array comes from arena, and every string taken
- * from the event is copied there: ctx never points into ev, so ev may be freed
- * first (the cache keeps a reduced context in its arena alone). Existing
- * pointers in ctx may be kept, so ctx's memory must outlive the result.
+ * Every new string, message and array comes from arena; existing pointers in ctx
+ * may be kept, so ctx's memory must outlive or be packed before the arena resets.
  * On success ctx->version is incremented and ctx->updated_at set to t.
  *
  * Semantics (a goal's status is active | completed | abandoned, an offer's made |
