@@ -271,8 +271,14 @@ static void s_on_ack(cx_deliveries_t *self, const void *id, size_t idlen, uint64
 {
     pstate_t *ps = s_by_identity(self, id, idlen);
     if (!ps) return; /* not (or no longer) a connected partner */
-    if (seq > ps->sent) seq = ps->sent;
+    if (seq > ps->head) seq = ps->head;
     if (seq <= ps->cursor) return;
+    if (seq > ps->sent) {
+        /* Acked beyond what this broker run has sent: the partner got those
+         * before a restart whose cursor write was lost. Stream seqs outlive
+         * restarts, so take its word up to the head. */
+        ps->sent = ps->last_real = seq;
+    }
     ps->cursor = seq >= ps->last_real ? ps->sent : seq;
     ps->cursor_dirty = true;
     self->b->n.partner_acks++;

@@ -180,13 +180,30 @@ static int s_process(cx_broker_t *b, item_t *it, int64_t now)
         s_nack(it, CX_E_MISSING_FIELD, "missing field: event");
         return 0;
     }
-    /* Exact dedup of a libcx publisher's retries. */
+    /* Exact dedup of a libcx publisher's retries: per producer, seqs are taken
+     * in order. last is the highest seq taken; base the oldest seq the
+     * publisher still awaits an answer for (all below it are answered and will
+     * never come again). A seq at or below last was taken: a duplicate. A seq
+     * past last + 1 while an earlier awaited one has not arrived is out of
+     * order (after a reconnect, a queued later event can overtake a lost
+     * earlier one): NACKed, and libcx resends all in order. Taking it would
+     * make the earlier one look like a duplicate later, and lose it. */
     cx_producer_t *prod = NULL;
     if (pub->producer_id && pub->producer_id[0] && pub->has_seq) {
         prod = cx_hmap_get(s_batch.batch_prod, pub->producer_id);
         cx_producer_t *known = prod ? prod : cx_hmap_get(b->producers, pub->producer_id);
-        if (known && pub->seq <= known->seq) {
+        uint64_t base = pub->has_base_seq && pub->base_seq <= pub->seq ? pub->base_seq : pub->seq;
+        uint64_t last = known ? known->seq : base - 1;
+        if (known && pub->seq <= last) {
             it->state = IT_DUPLICATE;
+            return 0;
+        }
+        if (pub->seq > last + 1 && base <= last + 1) {
+            char *r = cx_arena_alloc(a, 160);
+            if (r)
+                snprintf(r, 160, "out of order: seq %llu arrived before seq %llu; resend in order",
+                         (unsigned long long)pub->seq, (unsigned long long)(last + 1));
+            s_nack(it, CX_E_OUT_OF_ORDER, r);
             return 0;
         }
     }
