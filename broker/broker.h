@@ -43,9 +43,10 @@ typedef struct cx_broker {
     cx_counters_t n;
     int64_t started_us;
     int64_t last_checkpoint_us;
-    volatile int *stop; /* set by the signal handler */
-    bool storage_full;  /* the last batch hit a full map */
-    int fatal;          /* memory no longer matches the log: stop, exit non-zero */
+    int64_t last_batch_us; /* when the last ingest batch ended */
+    volatile int *stop;    /* set by the signal handler */
+    bool storage_full;     /* the last batch hit a full map */
+    int fatal;             /* memory no longer matches the log: stop, exit non-zero */
 } cx_broker_t;
 
 typedef struct {

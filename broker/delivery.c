@@ -29,6 +29,8 @@ typedef struct {
     uint64_t head, head_tentative;
     uint64_t cursor, sent, last_real;
     bool cursor_dirty;
+    bool cursor_put;        /* written into the open batch transaction ... */
+    uint64_t cursor_put_at; /* ... with this value */
     bool connected;
     unsigned char identity[MAX_IDENTITY];
     size_t identity_len;
@@ -175,6 +177,19 @@ int cx_delivery_route(cx_deliveries_t *self, const Cx__Event *ev, const Cx__Cust
     return 0;
 }
 
+int cx_delivery_put_cursors(cx_deliveries_t *self)
+{
+    for (size_t i = 0; i < self->n; i++) {
+        pstate_t *ps = &self->p[i];
+        if (!ps->cursor_dirty) continue;
+        int rc = cx_store_cursor_put(self->b->store, ps->id, ps->cursor);
+        if (rc) return rc;
+        ps->cursor_put = true;
+        ps->cursor_put_at = ps->cursor;
+    }
+    return 0;
+}
+
 void cx_delivery_batch_end(cx_deliveries_t *self, bool committed)
 {
     for (size_t i = 0; i < self->n; i++) {
@@ -183,6 +198,9 @@ void cx_delivery_batch_end(cx_deliveries_t *self, bool committed)
             ps->head = ps->head_tentative;
         else
             ps->head_tentative = ps->head;
+        if (ps->cursor_put && committed && ps->cursor == ps->cursor_put_at)
+            ps->cursor_dirty = false;
+        ps->cursor_put = false;
     }
 }
 
@@ -470,8 +488,11 @@ int cx_delivery_pump(cx_deliveries_t *self)
         total += pu.sent;
     }
     if (opened) cx_store_read_end(self->b->store);
+    /* Cursors ride in the ingest batches' commits; only while ingest is idle
+     * do they get a transaction (and an fsync) of their own. */
     int64_t now = cx_now_us();
-    if (now - self->last_flush_us >= CURSOR_FLUSH_US) {
+    if (now - self->last_flush_us >= CURSOR_FLUSH_US &&
+        now - self->b->last_batch_us >= CURSOR_FLUSH_US) {
         cx_delivery_flush_cursors(self);
         self->last_flush_us = now;
     }

@@ -29,7 +29,11 @@ void cx_delivery_destroy(cx_deliveries_t **self);
  * and appends the stream entries. 0 or a CX_E_* from the store. */
 int cx_delivery_route(cx_deliveries_t *self, const Cx__Event *ev, const Cx__CustomerContext *ctx,
                       uint64_t log_seq, int64_t now_us);
-/* After the batch: committed keeps the new stream heads, else they roll back. */
+/* Inside the batch's write transaction: writes the partner cursors that changed,
+ * so they need no commit of their own. 0 or a CX_E_* from the store. */
+int cx_delivery_put_cursors(cx_deliveries_t *self);
+/* After the batch: committed keeps the new stream heads (and marks the cursors
+ * written clean), else they roll back. */
 void cx_delivery_batch_end(cx_deliveries_t *self, bool committed);
 
 /* Handles every message waiting on the deliver socket (hello, ack). */

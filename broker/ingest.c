@@ -448,6 +448,7 @@ int cx_ingest_pump(cx_broker_t *b)
     if (!store_rc && cx_store_is_writing(b->store)) {
         cx_hmap_each(s_batch.batch_prod, s_put_producer, &pw);
         store_rc = pw.rc;
+        if (!store_rc) store_rc = cx_delivery_put_cursors(b->delivery);
     }
     if (!store_rc)
         store_rc = cx_store_commit(b->store);
@@ -500,6 +501,7 @@ int cx_ingest_pump(cx_broker_t *b)
             cx_count_reject(b, it->code);
     }
     b->n.batches++;
+    b->last_batch_us = cx_now_us();
     s_reply(b, n);
     for (size_t i = 0; i < n; i++) {
         zmq_msg_close(&s_batch.items[i].id);
