@@ -599,27 +599,53 @@ static int s_checkpoint(loader_t *self, const yaml_node_t *map)
 
 /* ---- partners ---- */
 
-static int s_partner_id(loader_t *self, const yaml_node_t *map, const char *path, size_t index)
+/* The name of the i-th partner or route, and the line it was defined on. */
+typedef const char *(*name_at_fn)(const cx_config_t *cfg, size_t i, int *line);
+
+static const char *s_partner_name_at(const cx_config_t *cfg, size_t i, int *line)
 {
-    cx_partner_cfg_t *partner = &self->cfg->partners[index];
+    *line = cfg->partners[i].line;
+    return cfg->partners[i].id;
+}
+
+static const char *s_route_name_at(const cx_config_t *cfg, size_t i, int *line)
+{
+    *line = cfg->routes[i].line;
+    return cfg->routes[i].name;
+}
+
+/* A required identifier under `key` (a partner's id, a route's name): present,
+ * of the id alphabet, and unlike the index names defined before it. */
+static int s_unique_name(loader_t *self, const yaml_node_t *map, const char *path,
+                         const char *owner, const char *key_name, const char *what, size_t index,
+                         name_at_fn name_at, char **out)
+{
     const yaml_node_t *key, *val;
     const char *s;
     char p[CX_CONFIG_PATH_MAX], clip[64];
-    if (!s_get(self, map, "id", &key, &val))
-        return s_fail(self, map->start_mark, "%s: missing required key 'id' in partner", path);
-    s_path(p, path, "id");
+    if (!s_get(self, map, key_name, &key, &val))
+        return s_fail(self, map->start_mark, "%s: missing required key '%s' in %s", path, key_name,
+                      owner);
+    s_path(p, path, key_name);
     int rc = s_scalar(self, key, val, p, &s);
     if (rc) return rc;
     if (!s_is_id(s))
         return s_fail(self, val->start_mark,
-                      "%s: bad partner id '%s': use 1 to 64 of the characters A-Z a-z 0-9 . _ -", p,
+                      "%s: bad %s '%s': use 1 to 64 of the characters A-Z a-z 0-9 . _ -", p, what,
                       s_clip(s, clip, sizeof clip));
-    for (size_t i = 0; i < index; i++)
-        if (!strcmp(self->cfg->partners[i].id, s))
-            return s_fail(self, val->start_mark,
-                          "%s: duplicate partner id '%s' (first defined at line %d)", p, s,
-                          self->cfg->partners[i].line);
-    return s_strdup(self, s, &partner->id);
+    for (size_t i = 0; i < index; i++) {
+        int line;
+        if (!strcmp(name_at(self->cfg, i, &line), s))
+            return s_fail(self, val->start_mark, "%s: duplicate %s '%s' (first defined at line %d)",
+                          p, what, s, line);
+    }
+    return s_strdup(self, s, out);
+}
+
+static int s_partner_id(loader_t *self, const yaml_node_t *map, const char *path, size_t index)
+{
+    return s_unique_name(self, map, path, "partner", "id", "partner id", index, s_partner_name_at,
+                         &self->cfg->partners[index].id);
 }
 
 static int s_partner_sees(loader_t *self, const yaml_node_t *map, const char *path,
@@ -752,24 +778,8 @@ static int s_partners(loader_t *self, const yaml_node_t *key, const yaml_node_t 
 
 static int s_route_name(loader_t *self, const yaml_node_t *map, const char *path, size_t index)
 {
-    const yaml_node_t *key, *val;
-    const char *s;
-    char p[CX_CONFIG_PATH_MAX], clip[64];
-    if (!s_get(self, map, "name", &key, &val))
-        return s_fail(self, map->start_mark, "%s: missing required key 'name' in route", path);
-    s_path(p, path, "name");
-    int rc = s_scalar(self, key, val, p, &s);
-    if (rc) return rc;
-    if (!s_is_id(s))
-        return s_fail(self, val->start_mark,
-                      "%s: bad route name '%s': use 1 to 64 of the characters A-Z a-z 0-9 . _ -", p,
-                      s_clip(s, clip, sizeof clip));
-    for (size_t i = 0; i < index; i++)
-        if (!strcmp(self->cfg->routes[i].name, s))
-            return s_fail(self, val->start_mark,
-                          "%s: duplicate route name '%s' (first defined at line %d)", p, s,
-                          self->cfg->routes[i].line);
-    return s_strdup(self, s, &self->cfg->routes[index].name);
+    return s_unique_name(self, map, path, "route", "name", "route name", index, s_route_name_at,
+                         &self->cfg->routes[index].name);
 }
 
 static int s_route_type(loader_t *self, const yaml_node_t *map, const char *path,

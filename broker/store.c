@@ -49,6 +49,16 @@ static int s_code(int rc)
     return CX_E_STORAGE;
 }
 
+/* A malloc'd copy of a value (it is valid only inside its transaction). */
+static int s_copy_out(const MDB_val *v, uint8_t **data, size_t *len)
+{
+    *data = malloc(v->mv_size ? v->mv_size : 1);
+    if (!*data) return CX_E_NOMEM;
+    memcpy(*data, v->mv_data, v->mv_size);
+    *len = v->mv_size;
+    return 0;
+}
+
 /* s_code for a write, logging what LMDB said unless the map is simply full. */
 static int s_put_code(int rc, const char *what)
 {
@@ -310,16 +320,7 @@ int cx_store_log_fetch(cx_store_t *self, uint64_t seq, uint8_t **data, size_t *l
     s_put_be64(kb, seq);
     MDB_val k = {8, kb}, v;
     rc = mdb_get(txn, self->db_log, &k, &v);
-    int ret = rc == MDB_NOTFOUND ? CX_E_INVAL : s_code(rc);
-    if (rc == 0) {
-        *data = malloc(v.mv_size ? v.mv_size : 1);
-        if (!*data)
-            ret = CX_E_NOMEM;
-        else {
-            memcpy(*data, v.mv_data, v.mv_size);
-            *len = v.mv_size;
-        }
-    }
+    int ret = rc == MDB_NOTFOUND ? CX_E_INVAL : rc ? s_code(rc) : s_copy_out(&v, data, len);
     mdb_txn_abort(txn);
     return ret;
 }
@@ -573,13 +574,7 @@ int cx_store_ctx_get(cx_store_t *self, const char *customer_id, uint8_t **data, 
     } else if (rc) {
         ret = s_code(rc);
     } else {
-        *data = malloc(v.mv_size ? v.mv_size : 1);
-        if (!*data)
-            ret = CX_E_NOMEM;
-        else {
-            memcpy(*data, v.mv_data, v.mv_size);
-            *len = v.mv_size;
-        }
+        ret = s_copy_out(&v, data, len);
     }
     mdb_txn_abort(txn);
     return ret;
