@@ -60,20 +60,6 @@ static void s_drain(cx_subscriber_t *sub, int timeout_ms, int events)
     }
 }
 
-static int s_mismatches(cxt_broker_t *b)
-{
-    int bad = 0;
-    for (int c = 0; c < CUSTOMERS; c++) {
-        char cid[32];
-        cxm_customer_id(cid, sizeof cid, c);
-        Cx__AdminReply *r = cxt_admin(b, "context", cid);
-        const char *why = cxm_compare(r ? r->context : NULL, &s_model[c]);
-        if (why && bad++ < 3) fprintf(stderr, "  %s: %s\n", cid, why);
-        if (r) cx__admin_reply__free_unpacked(r, NULL);
-    }
-    return bad;
-}
-
 /* Event k: generated (and applied to the model) the first time, the same bytes after. */
 static void s_publish(cx_publisher_t *pub, int k, uint64_t *rng)
 {
@@ -176,7 +162,7 @@ int main(int argc, char **argv)
             not_acked += !s_acked[j];
             undelivered += s_milestone[j] && !s_delivered[j];
         }
-        int mm = s_mismatches(&b);
+        int mm = cxm_mismatches(&b, s_model, CUSTOMERS, "  ");
         CXT_CHECK(not_acked == 0, "trial %d: all %d events acked after the restart (%d not)", t,
                   events, not_acked);
         CXT_CHECK(undelivered == 0, "trial %d: the partner got every milestone event (%d missing)",
@@ -193,7 +179,7 @@ int main(int argc, char **argv)
         snprintf(cmd, sizeof cmd, "rm -rf %s/data/state", b.dir);
         cxt_run(cmd, NULL);
         cxt_broker_start(&b);
-        int mm2 = s_mismatches(&b);
+        int mm2 = cxm_mismatches(&b, s_model, CUSTOMERS, "  ");
         CXT_CHECK(mm2 == 0, "trial %d: contexts rebuilt from the log equal the model (%d differ)",
                   t, mm2);
         total_acked += acked_at_kill;

@@ -35,20 +35,6 @@ static void s_on_result(void *arg, const cx_result_t *r)
     if (r->duplicate) s_dups++;
 }
 
-static int s_compare_all(cxt_broker_t *b, const char *when)
-{
-    int bad = 0;
-    for (int c = 0; c < CUSTOMERS; c++) {
-        char cid[32];
-        cxm_customer_id(cid, sizeof cid, c);
-        Cx__AdminReply *r = cxt_admin(b, "context", cid);
-        const char *why = cxm_compare(r ? r->context : NULL, &s_model[c]);
-        if (why && bad++ < 5) fprintf(stderr, "%s: %s: %s\n", when, cid, why);
-        if (r) cx__admin_reply__free_unpacked(r, NULL);
-    }
-    return bad;
-}
-
 static cx_publisher_t *s_publisher(cxt_broker_t *b, int timeout_ms)
 {
     cx_publisher_opts_t o = {.window = 1000, .timeout_ms = timeout_ms};
@@ -83,8 +69,8 @@ int main(void)
               "all %d events acked (acked %llu, nacked %llu)", EVENTS, (unsigned long long)s_acked,
               (unsigned long long)s_nacked);
     CXT_CHECK(cxt_stat(&b, "log_events") == EVENTS, "log holds %d events", EVENTS);
-    CXT_CHECK(s_compare_all(&b, "after publish") == 0, "all %d contexts equal the model",
-              CUSTOMERS);
+    CXT_CHECK(cxm_mismatches(&b, s_model, CUSTOMERS, "after publish") == 0,
+              "all %d contexts equal the model", CUSTOMERS);
 
     /* The same through the cxctl program, for a sample of customers. */
     int cx_bad = 0;
@@ -133,7 +119,8 @@ int main(void)
               (unsigned long long)s_acked, (unsigned long long)s_dups);
     CXT_CHECK(cxt_stat(&b, "duplicates") - dups_before == 1000, "stats count 1,000 duplicates");
     CXT_CHECK(cxt_stat(&b, "log_events") == EVENTS, "duplicates add nothing to the log");
-    CXT_CHECK(s_compare_all(&b, "after duplicates") == 0, "duplicates change no context");
+    CXT_CHECK(cxm_mismatches(&b, s_model, CUSTOMERS, "after duplicates") == 0,
+              "duplicates change no context");
     cx_publisher_destroy(&pub);
 
     /* Retries: the broker stalls, the publisher resends on timeout with the same
@@ -162,7 +149,7 @@ int main(void)
     /* A clean stop writes a checkpoint; the restarted broker has every context. */
     CXT_CHECK(cxt_broker_stop(&b) == 0, "SIGTERM: broker exits 0");
     CXT_CHECK(cxt_broker_start(&b) == 0, "broker restarts");
-    CXT_CHECK(s_compare_all(&b, "after restart") == 0,
+    CXT_CHECK(cxm_mismatches(&b, s_model, CUSTOMERS, "after restart") == 0,
               "after restart all contexts equal the model");
     cxt_broker_cleanup(&b);
     return cxt_end();

@@ -128,3 +128,17 @@ const char *cxm_compare(const Cx__CustomerContext *ctx, const model_t *m)
     if ((int)ctx->activity_count != m->activities) return "activity_count differs";
     return NULL;
 }
+
+int cxm_mismatches(cxt_broker_t *b, const model_t *models, int n, const char *when)
+{
+    int bad = 0;
+    for (int c = 0; c < n; c++) {
+        char cid[32];
+        cxm_customer_id(cid, sizeof cid, c);
+        Cx__AdminReply *r = cxt_admin(b, "context", cid);
+        const char *why = cxm_compare(r ? r->context : NULL, &models[c]);
+        if (why && bad++ < 5) fprintf(stderr, "%s: %s: %s\n", when, cid, why);
+        if (r) cx__admin_reply__free_unpacked(r, NULL);
+    }
+    return bad;
+}

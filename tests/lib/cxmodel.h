@@ -7,6 +7,7 @@
 #define CXMODEL_H
 
 #include "cx.h"
+#include "cxtest.h"
 
 typedef struct {
     int events; /* version */
@@ -26,5 +27,10 @@ void cxm_customer_id(char *buf, size_t len, int c);
 void cxm_event(int k, int c, uint64_t *rng, model_t *m, Cx__Event *ev, char *ids, char *cid);
 /* NULL if ctx matches m, else why not. ctx NULL: the customer is unknown. */
 const char *cxm_compare(const Cx__CustomerContext *ctx, const model_t *m);
+
+/* Reads the context of customers 0..n-1 from the broker's admin endpoint and
+ * compares each with models[c]; prints the first few differences on stderr,
+ * prefixed with `when`. Returns how many differ. */
+int cxm_mismatches(cxt_broker_t *b, const model_t *models, int n, const char *when);
 
 #endif
