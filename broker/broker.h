@@ -27,6 +27,7 @@ typedef struct {
 } cx_counters_t;
 
 typedef struct cx_deliveries cx_deliveries_t;
+typedef struct cx_batch cx_batch_t;
 
 typedef struct cx_broker {
     cx_config_t *cfg; /* current snapshot; swapped whole on reload */
@@ -38,6 +39,7 @@ typedef struct cx_broker {
     cx_dedup_t *dedup;
     cx_hmap_t *producers; /* producer id -> producer_t */
     cx_arena_t *arena;    /* reset per batch */
+    cx_batch_t *batch;    /* ingest's per-batch scratch (ingest.c) */
     cx_deliveries_t *delivery;
     uint64_t last_seq; /* last committed log seq */
     cx_counters_t n;
@@ -58,6 +60,9 @@ typedef struct {
  * them as one batch: one write transaction, then one reply per publisher.
  * Returns the number of messages taken (0 if none waited) or a CX_E_*. */
 int cx_ingest_pump(cx_broker_t *b);
+
+/* Frees ingest's scratch (b->batch). */
+void cx_ingest_destroy(cx_broker_t *b);
 
 /* Rebuilds the in-memory state at start: producer table, contexts since the
  * last checkpoint (replayed from the log), the event_id window. 0 or CX_E_*. */

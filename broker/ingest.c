@@ -46,27 +46,39 @@ typedef struct {
     bool erased;
 } staged_t;
 
-typedef struct {
+/* The batch's scratch, kept between batches so steady work allocates nothing. */
+struct cx_batch {
     item_t *items;
     size_t cap;
     cx_hmap_t *staged;     /* customer_id -> staged_t (arena) */
     cx_hmap_t *batch_ids;  /* event_id -> non-NULL, accepted in this batch */
     cx_hmap_t *batch_prod; /* producer id -> cx_producer_t (arena), this batch */
-} batch_t;
+};
 
-static batch_t s_batch;
-
-static int s_batch_init(size_t cap)
+static int s_batch_init(cx_broker_t *b, size_t cap)
 {
-    if (s_batch.cap >= cap) return 0;
-    item_t *it = realloc(s_batch.items, cap * sizeof(item_t));
+    if (!b->batch && !(b->batch = calloc(1, sizeof(*b->batch)))) return CX_E_NOMEM;
+    cx_batch_t *bt = b->batch;
+    if (bt->cap >= cap) return 0;
+    item_t *it = realloc(bt->items, cap * sizeof(item_t));
     if (!it) return CX_E_NOMEM;
-    s_batch.items = it;
-    s_batch.cap = cap;
-    if (!s_batch.staged) s_batch.staged = cx_hmap_new();
-    if (!s_batch.batch_ids) s_batch.batch_ids = cx_hmap_new();
-    if (!s_batch.batch_prod) s_batch.batch_prod = cx_hmap_new();
-    return (s_batch.staged && s_batch.batch_ids && s_batch.batch_prod) ? 0 : CX_E_NOMEM;
+    bt->items = it;
+    bt->cap = cap;
+    if (!bt->staged) bt->staged = cx_hmap_new();
+    if (!bt->batch_ids) bt->batch_ids = cx_hmap_new();
+    if (!bt->batch_prod) bt->batch_prod = cx_hmap_new();
+    return (bt->staged && bt->batch_ids && bt->batch_prod) ? 0 : CX_E_NOMEM;
+}
+
+void cx_ingest_destroy(cx_broker_t *b)
+{
+    if (!b->batch) return;
+    cx_hmap_destroy(&b->batch->staged);
+    cx_hmap_destroy(&b->batch->batch_ids);
+    cx_hmap_destroy(&b->batch->batch_prod);
+    free(b->batch->items);
+    free(b->batch);
+    b->batch = NULL;
 }
 
 static void s_nack(item_t *it, int code, const char *reason)
@@ -102,7 +114,7 @@ static int s_recv(void *sock, item_t *it)
 /* The context for customer_id in this batch: staged, else cache, else new. */
 static staged_t *s_context(cx_broker_t *b, const char *customer_id, int *rc)
 {
-    staged_t *st = cx_hmap_get(s_batch.staged, customer_id);
+    staged_t *st = cx_hmap_get(b->batch->staged, customer_id);
     if (st) return st;
     st = cx_arena_alloc(b->arena, sizeof(*st));
     if (!st) {
@@ -131,7 +143,7 @@ static staged_t *s_context(cx_broker_t *b, const char *customer_id, int *rc)
     } else {
         return NULL;
     }
-    *rc = cx_hmap_put(s_batch.staged, customer_id, st, NULL);
+    *rc = cx_hmap_put(b->batch->staged, customer_id, st, NULL);
     return *rc ? NULL : st;
 }
 
@@ -139,7 +151,7 @@ static staged_t *s_context(cx_broker_t *b, const char *customer_id, int *rc)
  * earlier in this batch. */
 static bool s_is_duplicate_id(cx_broker_t *b, const char *event_id)
 {
-    if (cx_hmap_get(s_batch.batch_ids, event_id)) return true;
+    if (cx_hmap_get(b->batch->batch_ids, event_id)) return true;
     uint64_t seq;
     if (!cx_dedup_has(b->dedup, cx_hash64(event_id, strlen(event_id)), &seq)) return false;
     uint8_t *data;
@@ -190,7 +202,7 @@ static int s_process(cx_broker_t *b, item_t *it, int64_t now)
      * make the earlier one look like a duplicate later, and lose it. */
     cx_producer_t *prod = NULL;
     if (pub->producer_id && pub->producer_id[0] && pub->has_seq) {
-        prod = cx_hmap_get(s_batch.batch_prod, pub->producer_id);
+        prod = cx_hmap_get(b->batch->batch_prod, pub->producer_id);
         cx_producer_t *known = prod ? prod : cx_hmap_get(b->producers, pub->producer_id);
         uint64_t base = pub->has_base_seq && pub->base_seq <= pub->seq ? pub->base_seq : pub->seq;
         uint64_t last = known ? known->seq : base - 1;
@@ -283,13 +295,13 @@ static int s_process(cx_broker_t *b, item_t *it, int64_t now)
     b->last_seq = seq;
     it->log_seq = seq;
     it->state = IT_ACCEPTED;
-    if ((rc = cx_hmap_put(s_batch.batch_ids, ev->event_id, it, NULL)) != 0) return rc;
+    if ((rc = cx_hmap_put(b->batch->batch_ids, ev->event_id, it, NULL)) != 0) return rc;
 note_producer:
     if (pub->producer_id && pub->producer_id[0] && pub->has_seq) {
         if (!prod) {
             prod = cx_arena_alloc(a, sizeof(*prod));
             if (!prod) return CX_E_NOMEM;
-            if ((rc = cx_hmap_put(s_batch.batch_prod, pub->producer_id, prod, NULL)) != 0)
+            if ((rc = cx_hmap_put(b->batch->batch_prod, pub->producer_id, prod, NULL)) != 0)
                 return rc;
         }
         prod->seq = pub->seq;
@@ -361,11 +373,11 @@ static void s_reply(cx_broker_t *b, size_t n)
     int *first = cx_arena_alloc(a, n * sizeof(int)); /* first item of each peer */
     if (!first) return;
     for (size_t i = 0; i < n; i++) {
-        item_t *it = &s_batch.items[i];
+        item_t *it = &b->batch->items[i];
         size_t idl = zmq_msg_size(&it->id);
         it->peer = -1;
         for (size_t p = 0; p < npeers; p++) {
-            zmq_msg_t *pid = &s_batch.items[first[p]].id;
+            zmq_msg_t *pid = &b->batch->items[first[p]].id;
             if (zmq_msg_size(pid) == idl &&
                 memcmp(zmq_msg_data(pid), zmq_msg_data(&it->id), idl) == 0) {
                 it->peer = (int)p;
@@ -381,13 +393,13 @@ static void s_reply(cx_broker_t *b, size_t n)
         Cx__PublishReply rep = CX__PUBLISH_REPLY__INIT;
         size_t cnt = 0;
         for (size_t i = (size_t)first[p]; i < n; i++)
-            cnt += s_batch.items[i].peer == (int)p;
+            cnt += b->batch->items[i].peer == (int)p;
         rep.acked = cx_arena_alloc(a, cnt * sizeof(uint64_t));
         rep.duplicates = cx_arena_alloc(a, cnt * sizeof(uint64_t));
         rep.nacks = cx_arena_alloc(a, cnt * sizeof(Cx__Nack *));
         if (!rep.acked || !rep.duplicates || !rep.nacks) return;
         for (size_t i = (size_t)first[p]; i < n; i++) {
-            item_t *it = &s_batch.items[i];
+            item_t *it = &b->batch->items[i];
             if (it->peer != (int)p) continue;
             if (it->state == IT_ACCEPTED || it->state == IT_DUPLICATE) {
                 rep.acked[rep.n_acked++] = it->seq;
@@ -408,7 +420,7 @@ static void s_reply(cx_broker_t *b, size_t n)
         zmq_msg_t out;
         if (zmq_msg_init_size(&out, len) != 0) return;
         cx__publish_reply__pack(&rep, zmq_msg_data(&out));
-        zmq_msg_t *pid = &s_batch.items[first[p]].id;
+        zmq_msg_t *pid = &b->batch->items[first[p]].id;
         /* A publisher that left gets no reply; it retries and is acked as a duplicate. */
         if (zmq_msg_send(pid, b->pub_sock, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
             zmq_msg_send(&out, b->pub_sock, ZMQ_DONTWAIT) < 0) {
@@ -420,22 +432,22 @@ static void s_reply(cx_broker_t *b, size_t n)
 
 int cx_ingest_pump(cx_broker_t *b)
 {
-    int rc = s_batch_init(b->cfg->batch_max);
+    int rc = s_batch_init(b, b->cfg->batch_max);
     if (rc) return rc;
     size_t n = 0;
-    while (n < b->cfg->batch_max && s_recv(b->pub_sock, &s_batch.items[n]))
+    while (n < b->cfg->batch_max && s_recv(b->pub_sock, &b->batch->items[n]))
         n++;
     if (n == 0) return 0;
 
     cx_arena_reset(b->arena);
-    cx_hmap_clear(s_batch.staged);
-    cx_hmap_clear(s_batch.batch_ids);
-    cx_hmap_clear(s_batch.batch_prod);
+    cx_hmap_clear(b->batch->staged);
+    cx_hmap_clear(b->batch->batch_ids);
+    cx_hmap_clear(b->batch->batch_prod);
     int64_t now = cx_now_us();
     uint64_t first_seq = b->last_seq;
     int store_rc = 0;
     for (size_t i = 0; i < n; i++) {
-        item_t *it = &s_batch.items[i];
+        item_t *it = &b->batch->items[i];
         if (it->state != IT_PENDING) continue;
         if (store_rc) {
             s_nack(it, store_rc, NULL);
@@ -446,7 +458,7 @@ int cx_ingest_pump(cx_broker_t *b)
     }
     prodw_t pw = {b->store, 0};
     if (!store_rc && cx_store_is_writing(b->store)) {
-        cx_hmap_each(s_batch.batch_prod, s_put_producer, &pw);
+        cx_hmap_each(b->batch->batch_prod, s_put_producer, &pw);
         store_rc = pw.rc;
         if (!store_rc) store_rc = cx_delivery_put_cursors(b->delivery);
     }
@@ -460,7 +472,7 @@ int cx_ingest_pump(cx_broker_t *b)
         b->last_seq = first_seq;
         cx_delivery_batch_end(b->delivery, false);
         for (size_t i = 0; i < n; i++) {
-            item_t *it = &s_batch.items[i];
+            item_t *it = &b->batch->items[i];
             /* A duplicate may be of an event accepted earlier in this very
              * batch, which is not on disk either: NACK duplicates too (a retry
              * of one that is on disk will be acked as a duplicate then). */
@@ -473,7 +485,7 @@ int cx_ingest_pump(cx_broker_t *b)
         b->storage_full = false;
         cx_delivery_batch_end(b->delivery, true);
         install_t in = {b, 0};
-        cx_hmap_each(s_batch.staged, s_install_ctx, &in);
+        cx_hmap_each(b->batch->staged, s_install_ctx, &in);
         if (in.rc) {
             /* The batch is on disk but memory no longer matches it: stop before
              * a checkpoint could record contexts without these events. A
@@ -483,16 +495,16 @@ int cx_ingest_pump(cx_broker_t *b)
             b->fatal = in.rc;
             *b->stop = 1;
         }
-        cx_hmap_each(s_batch.batch_prod, s_install_producer, b);
+        cx_hmap_each(b->batch->batch_prod, s_install_producer, b);
         for (size_t i = 0; i < n; i++) {
-            item_t *it = &s_batch.items[i];
+            item_t *it = &b->batch->items[i];
             if (it->state == IT_ACCEPTED && it->event_id)
                 cx_dedup_add(b->dedup, cx_hash64(it->event_id, strlen(it->event_id)), it->log_seq,
                              now);
         }
     }
     for (size_t i = 0; i < n; i++) {
-        item_t *it = &s_batch.items[i];
+        item_t *it = &b->batch->items[i];
         if (it->state == IT_ACCEPTED)
             b->n.accepted++;
         else if (it->state == IT_DUPLICATE)
@@ -504,8 +516,8 @@ int cx_ingest_pump(cx_broker_t *b)
     b->last_batch_us = cx_now_us();
     s_reply(b, n);
     for (size_t i = 0; i < n; i++) {
-        zmq_msg_close(&s_batch.items[i].id);
-        zmq_msg_close(&s_batch.items[i].body);
+        zmq_msg_close(&b->batch->items[i].id);
+        zmq_msg_close(&b->batch->items[i].body);
     }
     return (int)n;
 }

@@ -131,6 +131,7 @@ void cx_server_destroy(cx_broker_t **pself)
     if (b->admin_sock) zmq_close(b->admin_sock);
     if (b->zctx) zmq_ctx_term(b->zctx);
     cx_delivery_destroy(&b->delivery);
+    cx_ingest_destroy(b);
     cx_cache_destroy(&b->cache);
     cx_dedup_destroy(&b->dedup);
     if (b->producers) {
@@ -169,9 +170,9 @@ int cx_server_reload(cx_broker_t *b, char *err, size_t errlen)
         !s_same(cfg->listen_admin, b->cfg->listen_admin) ||
         !s_same(cfg->storage_path, b->cfg->storage_path))
         cx_log(CX_LOG_WARN, "reload: listen and storage changes take effect at the next restart");
-    /* Keep what cannot change at run time. */
+    /* Everything else applies from the next batch on (ingest resizes its
+     * batch to a new batch_max itself). */
     cx_config_t *old = b->cfg;
-    cfg->batch_max = cfg->batch_max ? cfg->batch_max : old->batch_max;
     b->cfg = cfg;
     rc = cx_delivery_reload(b->delivery);
     if (rc) {
