@@ -538,6 +538,9 @@ static int s_broker_start(cxt_broker_t *b, const char *sync, const char *extra)
     fprintf(f, "storage:\n  path: data\n  map_size: 16GiB\n  state_map_size: 8GiB\n  sync: %s\n",
             sync);
     if (extra) fputs(extra, f);
+    /* Experiments: more YAML sections, e.g. "checkpoint:\n  interval: 60s\n". */
+    const char *more = getenv("CX_BENCH_EXTRA");
+    if (more) fputs(more, f);
     fclose(f);
     return cxt_broker_start(b);
 }
