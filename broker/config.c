@@ -406,29 +406,40 @@ int cx_parse_size(const char *s, uint64_t *out_bytes)
     return CX_E_BAD_VALUE;
 }
 
+/* The optional scalar `name` of map: 0 with *val NULL if it is absent, else 0
+ * with *val, *s and path (CX_CONFIG_PATH_MAX bytes, "prefix.name") filled, or
+ * the error for a value that is not a scalar. */
+static int s_opt_scalar(loader_t *self, const yaml_node_t *map, const char *prefix,
+                        const char *name, char *path, const yaml_node_t **val, const char **s)
+{
+    const yaml_node_t *key;
+    if (!s_get(self, map, name, &key, val)) {
+        *val = NULL;
+        return 0;
+    }
+    s_path(path, prefix, name);
+    return s_scalar(self, key, *val, path, s);
+}
+
 /* The optional field name of map as a string; replaces the default in *dst. */
 static int s_opt_string(loader_t *self, const yaml_node_t *map, const char *prefix,
                         const char *name, char **dst)
 {
-    const yaml_node_t *key, *val;
+    const yaml_node_t *val;
     const char *s;
     char path[CX_CONFIG_PATH_MAX];
-    if (!s_get(self, map, name, &key, &val)) return 0;
-    s_path(path, prefix, name);
-    int rc = s_scalar(self, key, val, path, &s);
-    return rc ? rc : s_strdup(self, s, dst);
+    int rc = s_opt_scalar(self, map, prefix, name, path, &val, &s);
+    return rc || !val ? rc : s_strdup(self, s, dst);
 }
 
 static int s_opt_duration(loader_t *self, const yaml_node_t *map, const char *prefix,
                           const char *name, bool zero_ok, int64_t *dst)
 {
-    const yaml_node_t *key, *val;
+    const yaml_node_t *val;
     const char *s;
     char path[CX_CONFIG_PATH_MAX], clip[64];
-    if (!s_get(self, map, name, &key, &val)) return 0;
-    s_path(path, prefix, name);
-    int rc = s_scalar(self, key, val, path, &s);
-    if (rc) return rc;
+    int rc = s_opt_scalar(self, map, prefix, name, path, &val, &s);
+    if (rc || !val) return rc;
     if (cx_parse_duration(s, dst))
         return s_fail(self, val->start_mark,
                       "%s: bad duration '%s': expected a number and ms, s, m, h or d (e.g. 30d, "
@@ -442,13 +453,11 @@ static int s_opt_duration(loader_t *self, const yaml_node_t *map, const char *pr
 static int s_opt_map_size(loader_t *self, const yaml_node_t *map, const char *prefix,
                           const char *name, uint64_t *dst)
 {
-    const yaml_node_t *key, *val;
+    const yaml_node_t *val;
     const char *s;
     char path[CX_CONFIG_PATH_MAX], clip[64];
-    if (!s_get(self, map, name, &key, &val)) return 0;
-    s_path(path, prefix, name);
-    int rc = s_scalar(self, key, val, path, &s);
-    if (rc) return rc;
+    int rc = s_opt_scalar(self, map, prefix, name, path, &val, &s);
+    if (rc || !val) return rc;
     if (cx_parse_size(s, dst))
         return s_fail(self, val->start_mark,
                       "%s: bad size '%s': expected a number and B, KiB, MiB, GiB or TiB (e.g. "
@@ -463,14 +472,12 @@ static int s_opt_map_size(loader_t *self, const yaml_node_t *map, const char *pr
 static int s_opt_uint32(loader_t *self, const yaml_node_t *map, const char *prefix,
                         const char *name, uint32_t min, uint32_t *dst)
 {
-    const yaml_node_t *key, *val;
+    const yaml_node_t *val;
     const char *s, *end;
     char path[CX_CONFIG_PATH_MAX], clip[64];
     uint64_t v;
-    if (!s_get(self, map, name, &key, &val)) return 0;
-    s_path(path, prefix, name);
-    int rc = s_scalar(self, key, val, path, &s);
-    if (rc) return rc;
+    int rc = s_opt_scalar(self, map, prefix, name, path, &val, &s);
+    if (rc || !val) return rc;
     end = s;
     if (!s_digits(&end, &v) || *end || v < min || v > UINT32_MAX)
         return s_fail(self, val->start_mark,
@@ -484,13 +491,11 @@ static int s_opt_uint32(loader_t *self, const yaml_node_t *map, const char *pref
 static int s_opt_fraction(loader_t *self, const yaml_node_t *map, const char *prefix,
                           const char *name, bool *has, double *dst)
 {
-    const yaml_node_t *key, *val;
+    const yaml_node_t *val;
     const char *s;
     char path[CX_CONFIG_PATH_MAX], clip[64], *end;
-    if (!s_get(self, map, name, &key, &val)) return 0;
-    s_path(path, prefix, name);
-    int rc = s_scalar(self, key, val, path, &s);
-    if (rc) return rc;
+    int rc = s_opt_scalar(self, map, prefix, name, path, &val, &s);
+    if (rc || !val) return rc;
     errno = 0;
     double v = strtod(s, &end);
     bool ok = (s[0] == '.' || (s[0] >= '0' && s[0] <= '9')) && !*end && !errno && isfinite(v) &&
@@ -506,13 +511,11 @@ static int s_opt_fraction(loader_t *self, const yaml_node_t *map, const char *pr
 
 static int s_opt_endpoint(loader_t *self, const yaml_node_t *map, const char *name, char **dst)
 {
-    const yaml_node_t *key, *val;
+    const yaml_node_t *val;
     const char *s;
     char path[CX_CONFIG_PATH_MAX], clip[64];
-    if (!s_get(self, map, name, &key, &val)) return 0;
-    s_path(path, "listen", name);
-    int rc = s_scalar(self, key, val, path, &s);
-    if (rc) return rc;
+    int rc = s_opt_scalar(self, map, "listen", name, path, &val, &s);
+    if (rc || !val) return rc;
     bool ok = (!strncmp(s, "tcp://", 6) && s[6]) || (!strncmp(s, "ipc://", 6) && s[6]) ||
               (!strncmp(s, "inproc://", 9) && s[9]);
     if (!ok)

@@ -190,6 +190,18 @@ int cx_delivery_put_cursors(cx_deliveries_t *self)
     return 0;
 }
 
+/* After the transaction that cx_delivery_put_cursors wrote into: a cursor is
+ * clean if it was committed and has not moved since. */
+static void s_cursors_done(cx_deliveries_t *self, bool committed)
+{
+    for (size_t i = 0; i < self->n; i++) {
+        pstate_t *ps = &self->p[i];
+        if (ps->cursor_put && committed && ps->cursor == ps->cursor_put_at)
+            ps->cursor_dirty = false;
+        ps->cursor_put = false;
+    }
+}
+
 void cx_delivery_batch_end(cx_deliveries_t *self, bool committed)
 {
     for (size_t i = 0; i < self->n; i++) {
@@ -198,10 +210,8 @@ void cx_delivery_batch_end(cx_deliveries_t *self, bool committed)
             ps->head = ps->head_tentative;
         else
             ps->head_tentative = ps->head;
-        if (ps->cursor_put && committed && ps->cursor == ps->cursor_put_at)
-            ps->cursor_dirty = false;
-        ps->cursor_put = false;
     }
+    s_cursors_done(self, committed);
 }
 
 /* ---- partner messages ---- */
@@ -515,20 +525,14 @@ void cx_delivery_flush_cursors(cx_deliveries_t *self)
         any |= self->p[i].cursor_dirty;
     if (!any || cx_store_is_writing(self->b->store)) return;
     int rc = cx_store_begin(self->b->store);
-    for (size_t i = 0; rc == 0 && i < self->n; i++)
-        if (self->p[i].cursor_dirty)
-            rc = cx_store_cursor_put(self->b->store, self->p[i].id, self->p[i].cursor);
+    if (rc == 0) rc = cx_delivery_put_cursors(self);
     if (rc == 0)
         rc = cx_store_commit(self->b->store);
     else
         cx_store_abort(self->b->store);
-    if (rc) {
-        /* Kept dirty in memory; a full disk must not stop delivery. */
-        cx_log(CX_LOG_WARN, "writing partner cursors: %s", cx_strerror(rc));
-        return;
-    }
-    for (size_t i = 0; i < self->n; i++)
-        self->p[i].cursor_dirty = false;
+    s_cursors_done(self, rc == 0);
+    /* A failed write keeps them dirty in memory; a full disk must not stop delivery. */
+    if (rc) cx_log(CX_LOG_WARN, "writing partner cursors: %s", cx_strerror(rc));
 }
 
 int cx_delivery_prune(cx_deliveries_t *self, uint64_t checkpoint_seq, uint64_t *n_log)
