@@ -13,11 +13,13 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "codec.h"
 #include "cx_error.h"
 #include "cx_event.h"
 #include "delivery.h"
 #include "log.h"
 #include "router.h"
+#include "view.h"
 
 #define MAX_IDENTITY 255
 #define PUMP_BATCH 256        /* most entries read per partner per pump */
@@ -44,7 +46,9 @@ struct cx_deliveries {
     size_t n;
     cx_delivery_t *hits; /* router output, n entries */
     cx_arena_t *arena;   /* reset per pump */
-    cx_hmap_t *ctxs;     /* customer -> unpacked context, for one pump */
+    uint8_t *view;       /* a partner's view of one context, being framed */
+    size_t view_cap;
+    uint32_t num_delivery, num_context; /* BrokerMsg.delivery, Delivery.context */
     int64_t last_flush_us;
 };
 
@@ -127,8 +131,9 @@ cx_deliveries_t *cx_delivery_new(cx_broker_t *b)
     if (!self) return NULL;
     self->b = b;
     self->arena = cx_arena_new(0);
-    self->ctxs = cx_hmap_new();
-    if (!self->arena || !self->ctxs || s_build(self, NULL, 0) != 0) {
+    self->num_delivery = cx_view_field_number(&cx__broker_msg__descriptor, "delivery");
+    self->num_context = cx_view_field_number(&cx__delivery__descriptor, "context");
+    if (!self->arena || s_build(self, NULL, 0) != 0) {
         cx_delivery_destroy(&self);
         return NULL;
     }
@@ -142,7 +147,7 @@ void cx_delivery_destroy(cx_deliveries_t **pself)
     s_free_partners(self->p, self->n);
     free(self->hits);
     cx_arena_destroy(&self->arena);
-    cx_hmap_destroy(&self->ctxs);
+    free(self->view);
     free(self);
     *pself = NULL;
 }
@@ -170,7 +175,7 @@ int cx_delivery_route(cx_deliveries_t *self, const Cx__Event *ev, const Cx__Cust
         const char *route = cfg->routes[self->hits[i].route].name;
         uint64_t sseq = ps->head_tentative + 1;
         int rc =
-            cx_store_stream_append(self->b->store, ps->num, sseq, log_seq, route, ev->customer_id);
+            cx_store_stream_append(self->b->store, ps->num, sseq, log_seq, route);
         if (rc) return rc;
         ps->head_tentative = sseq;
     }
@@ -365,32 +370,60 @@ typedef struct {
     bool blocked; /* the socket would block, or the partner is gone */
 } push_t;
 
-/* The customer's context as it is now, unpacked once per pump for every
- * partner that needs it. An unknown (or erased) customer gets an empty one;
- * NULL means it could not be read now (the delivery waits, it is not skipped). */
-static Cx__CustomerContext *s_context(cx_deliveries_t *self, const cx_stream_entry_t *e)
+/* The packed context, as it is now, of the customer of the logged event ev,
+ * valid until the cache changes. An unknown (or erased) customer has an empty
+ * one (len 0). 0, or -1 if it could not be read now: the delivery waits, it is
+ * not skipped. */
+static int s_context(cx_deliveries_t *self, const void *ev, size_t ev_len, const uint8_t **data,
+                     size_t *len)
 {
-    char *cid = cx_arena_alloc(self->arena, e->customer_len + 1);
-    if (!cid) return NULL;
-    memcpy(cid, e->customer, e->customer_len);
-    cid[e->customer_len] = '\0';
-    Cx__CustomerContext *ctx = cx_hmap_get(self->ctxs, cid);
-    if (ctx) return ctx;
-    const uint8_t *cdata;
-    size_t clen;
-    int rc = cx_cache_get(self->b->cache, cid, &cdata, &clen);
-    if (rc == 0) {
-        ctx = cx__customer_context__unpack(cx_arena_allocator(self->arena), clen, cdata);
-        if (!ctx) return NULL; /* retried later, never skipped for it */
-    } else if (rc != CX_E_UNKNOWN_CUSTOMER) {
-        return NULL; /* a read error is not "no consent": retry later */
-    } else {
-        ctx = cx_arena_alloc(self->arena, sizeof(*ctx));
-        if (!ctx) return NULL;
-        cx__customer_context__init(ctx);
-        ctx->customer_id = cid;
+    char cid[CX_MAX_ID_LEN + 1];
+    if (cx_view_event_customer(ev, ev_len, cid, sizeof cid) != 0) return -1;
+    int rc = cx_cache_get(self->b->cache, cid, data, len);
+    if (rc == CX_E_UNKNOWN_CUSTOMER) {
+        *data = NULL;
+        *len = 0;
+        return 0;
     }
-    return cx_hmap_put(self->ctxs, cid, ctx, NULL) == 0 ? ctx : NULL;
+    return rc == 0 ? 0 : -1; /* a read error is not "no consent": retry later */
+}
+
+/* The partner's view of the packed context in self->view; 0 or -1. */
+static int s_view(cx_deliveries_t *self, const cx_partner_cfg_t *pc, const uint8_t *ctx,
+                  size_t len, size_t *vlen)
+{
+    if (!self->view || len > self->view_cap) {
+        size_t cap = len < 4096 ? 4096 : len;
+        uint8_t *v = realloc(self->view, cap);
+        if (!v) return -1;
+        self->view = v;
+        self->view_cap = cap;
+    }
+    return cx_view_filter(pc, ctx, len, self->view, vlen) == 0 ? 0 : -1;
+}
+
+/* Frames BrokerMsg{delivery: Delivery{dv fields, context: view}} into out: the
+ * view is already an encoded CustomerContext, so it goes in as the bytes of
+ * field `context` instead of being unpacked and packed again. */
+static int s_frame(cx_deliveries_t *self, const Cx__Delivery *dv, const uint8_t *view,
+                   size_t vlen, zmq_msg_t *out)
+{
+    uint8_t ctag[10], clen[10], dtag[10], dlen[10];
+    size_t nct = cx_view_put_varint(ctag, (uint64_t)self->num_context << 3 | 2);
+    size_t ncl = cx_view_put_varint(clen, vlen);
+    size_t inner = cx__delivery__get_packed_size(dv) + nct + ncl + vlen;
+    size_t ndt = cx_view_put_varint(dtag, (uint64_t)self->num_delivery << 3 | 2);
+    size_t ndl = cx_view_put_varint(dlen, inner);
+    if (zmq_msg_init_size(out, ndt + ndl + inner) != 0) return -1;
+    uint8_t *p = zmq_msg_data(out);
+    memcpy(p, dtag, ndt);
+    memcpy(p += ndt, dlen, ndl);
+    p += ndl;
+    p += cx__delivery__pack(dv, p);
+    memcpy(p, ctag, nct);
+    memcpy(p += nct, clen, ncl);
+    if (vlen) memcpy(p + ncl, view, vlen);
+    return 0;
 }
 
 /* Builds and sends one delivery. 0 sent, 1 skipped (no consent now, or the
@@ -404,13 +437,17 @@ static int s_push_one(push_t *pu, const cx_stream_entry_t *e)
     int rc = cx_store_log_get(b->store, e->log_seq, &data, &len);
     if (rc == CX_E_INVAL) return 1; /* removed by retention or erasure */
     if (rc) return -1;
-    Cx__CustomerContext *ctx = s_context(self, e);
-    if (!ctx) return -1;
+    const uint8_t *ctx;
+    size_t clen, vlen;
+    if (s_context(self, data, len, &ctx, &clen) != 0) return -1;
     const cx_route_cfg_t *rt = s_route(b->cfg, e->route, e->route_len);
     bool consent_required = rt ? rt->consent_required : true;
-    if (consent_required && !cx_router_has_consent(pu->pc, ctx, pu->now)) return 1;
-    Cx__CustomerContext filtered = CX__CUSTOMER_CONTEXT__INIT;
-    if (cx_router_filter_context(pu->pc, ctx, &filtered, self->arena) != 0) return -1;
+    if (consent_required) {
+        bool ok;
+        if (cx_view_has_consent(pu->pc, ctx, clen, pu->now, &ok) != 0) return -1;
+        if (!ok) return 1;
+    }
+    if (s_view(self, pu->pc, ctx, clen, &vlen) != 0) return -1;
     char *rname = cx_arena_alloc(self->arena, e->route_len + 1);
     if (!rname) return -1;
     memcpy(rname, e->route, e->route_len);
@@ -422,14 +459,8 @@ static int s_push_one(push_t *pu, const cx_stream_entry_t *e)
     dv.route = rname;
     dv.event.data = (uint8_t *)data;
     dv.event.len = len;
-    dv.context = &filtered;
-    Cx__BrokerMsg m = CX__BROKER_MSG__INIT;
-    m.msg_case = CX__BROKER_MSG__MSG_DELIVERY;
-    m.delivery = &dv;
-    size_t plen = cx__broker_msg__get_packed_size(&m);
     zmq_msg_t out;
-    if (zmq_msg_init_size(&out, plen) != 0) return -1;
-    cx__broker_msg__pack(&m, zmq_msg_data(&out));
+    if (s_frame(self, &dv, self->view, vlen, &out) != 0) return -1;
     /* ROUTER_MANDATORY: a send that cannot be queued fails here instead of
      * vanishing; nothing counts as sent unless zmq took it. */
     if (zmq_send(b->deliver_sock, pu->ps->identity, pu->ps->identity_len,
@@ -487,7 +518,6 @@ int cx_delivery_pump(cx_deliveries_t *self)
             if (cx_store_read_begin(self->b->store) != 0) return 0;
             opened = true;
             cx_arena_reset(self->arena);
-            cx_hmap_clear(self->ctxs);
         }
         push_t pu = {self, ps, &self->b->cfg->partners[i], cx_now_us(), 0, false};
         size_t room = ps->credit - (size_t)(ps->sent - ps->cursor);

@@ -18,9 +18,12 @@
 
 struct cx_store {
     MDB_env *log_env;
-    MDB_dbi db_log, db_stream, db_cursor, db_producer, db_partner;
-    MDB_txn *wtxn; /* the batch's write transaction */
-    MDB_txn *rtxn; /* delivery's read view */
+    MDB_dbi db_log, db_cursor, db_producer, db_partner;
+    MDB_dbi *streams; /* by partner number; 0: not open yet */
+    uint32_t n_streams;
+    MDB_txn *wtxn;       /* the batch's write transaction */
+    MDB_txn *rtxn;       /* delivery's read view, while open */
+    MDB_txn *rtxn_spare; /* the same transaction, reset: renewed, not allocated */
     MDB_env *state_env;
     MDB_dbi db_ctx, db_meta;
     char dir[512];
@@ -105,6 +108,27 @@ static int s_open_dbs(MDB_env *env, const char **names, MDB_dbi **dbis, int n, c
     return rc ? CX_E_STORAGE : 0;
 }
 
+/* Earlier versions kept every partner's stream in one db named "stream"; its
+ * entries would be ignored now, so a data dir holding any is refused. */
+static int s_check_layout(MDB_env *env, const char *path, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st = {0};
+    int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    if (rc) return CX_E_STORAGE;
+    rc = mdb_dbi_open(txn, "stream", 0, &dbi);
+    if (rc == 0) mdb_stat(txn, dbi, &st);
+    mdb_txn_abort(txn);
+    if (rc != 0 || st.ms_entries == 0) return 0;
+    snprintf(err, errlen,
+             "%s: holds %zu partner stream entries in the layout of an earlier version (one "
+             "\"stream\" db); this version keeps a db per partner: let partners drain the "
+             "old broker, then start on an empty storage.path",
+             path, (size_t)st.ms_entries);
+    return CX_E_STORAGE;
+}
+
 int cx_store_open(const char *dir, uint64_t log_map_size, uint64_t state_map_size, cx_sync_t sync,
                   cx_store_t **out, char *err, size_t errlen)
 {
@@ -132,12 +156,13 @@ int cx_store_open(const char *dir, uint64_t log_map_size, uint64_t state_map_siz
      * the OS (a kill -9 still loses nothing, a power cut may). */
     unsigned flags = sync == CX_SYNC_NONE ? MDB_NOSYNC : sync == CX_SYNC_BATCH ? MDB_NOMETASYNC : 0;
     snprintf(path, sizeof path, "%s/log", dir);
-    int rc = s_open_env(path, log_map_size, flags, 8, &self->log_env, err, errlen);
+    int rc = s_open_env(path, log_map_size, flags, 8 + CX_STORE_MAX_STREAMS, &self->log_env, err,
+                        errlen);
     if (rc) goto fail;
-    const char *lnames[] = {"log", "stream", "cursor", "producer", "partner"};
-    MDB_dbi *ldbis[] = {&self->db_log, &self->db_stream, &self->db_cursor, &self->db_producer,
-                        &self->db_partner};
-    rc = s_open_dbs(self->log_env, lnames, ldbis, 5, err, errlen);
+    const char *lnames[] = {"log", "cursor", "producer", "partner"};
+    MDB_dbi *ldbis[] = {&self->db_log, &self->db_cursor, &self->db_producer, &self->db_partner};
+    rc = s_open_dbs(self->log_env, lnames, ldbis, 4, err, errlen);
+    if (rc == 0) rc = s_check_layout(self->log_env, path, err, errlen);
     if (rc) goto fail;
     snprintf(path, sizeof path, "%s/state", dir);
     /* Always fsync'd: one commit per checkpoint, off the acked path, and
@@ -161,6 +186,8 @@ void cx_store_destroy(cx_store_t **pself)
     cx_store_t *self = *pself;
     if (self->wtxn) mdb_txn_abort(self->wtxn);
     if (self->rtxn) mdb_txn_abort(self->rtxn);
+    if (self->rtxn_spare) mdb_txn_abort(self->rtxn_spare);
+    free(self->streams);
     if (self->log_env) mdb_env_close(self->log_env);
     if (self->state_env) mdb_env_close(self->state_env);
     free(self);
@@ -200,25 +227,27 @@ int cx_store_producer_put(cx_store_t *self, const char *producer_id, uint64_t se
     return s_put_code(mdb_put(self->wtxn, self->db_producer, &key, &val, 0), "producer seq");
 }
 
-int cx_store_stream_append(cx_store_t *self, uint32_t partner_num, uint64_t stream_seq,
-                           uint64_t log_seq, const char *route, const char *customer_id)
+/* The stream db of a partner number, 0 if cx_store_partner_num did not open it. */
+static MDB_dbi s_stream(const cx_store_t *self, uint32_t partner_num)
 {
-    /* value: log seq (8, BE) | route length (1) | route | customer id */
-    unsigned char k[12], v[8 + 1 + 255 + 256];
-    for (int i = 0; i < 4; i++)
-        k[i] = (unsigned char)(partner_num >> (24 - 8 * i));
-    s_put_be64(k + 4, stream_seq);
-    size_t rlen = strlen(route), clen = strlen(customer_id);
+    return partner_num < self->n_streams ? self->streams[partner_num] : 0;
+}
+
+int cx_store_stream_append(cx_store_t *self, uint32_t partner_num, uint64_t stream_seq,
+                           uint64_t log_seq, const char *route)
+{
+    /* value: log seq (8, BE) | route name; the customer is in the event */
+    unsigned char k[8], v[8 + 255];
+    MDB_dbi dbi = s_stream(self, partner_num);
+    if (!dbi) return CX_E_INVAL;
+    size_t rlen = strlen(route);
     if (rlen > 255) rlen = 255;
-    if (clen > 256) clen = 256;
+    s_put_be64(k, stream_seq);
     s_put_be64(v, log_seq);
-    v[8] = (unsigned char)rlen;
-    memcpy(v + 9, route, rlen);
-    memcpy(v + 9 + rlen, customer_id, clen);
-    MDB_val key = {12, k}, val = {9 + rlen + clen, v};
-    /* Not MDB_APPEND: each partner's range grows at its own end, which is the
-     * end of the whole db only for the last partner. */
-    return s_put_code(mdb_put(self->wtxn, self->db_stream, &key, &val, 0), "stream entry");
+    memcpy(v + 8, route, rlen);
+    MDB_val key = {8, k}, val = {8 + rlen, v};
+    /* A db per partner, so every partner's stream grows at its db's end: full pages. */
+    return s_put_code(mdb_put(self->wtxn, dbi, &key, &val, MDB_APPEND), "stream entry");
 }
 
 int cx_store_cursor_put(cx_store_t *self, const char *partner_id, uint64_t seq)
@@ -328,12 +357,24 @@ int cx_store_log_fetch(cx_store_t *self, uint64_t seq, uint8_t **data, size_t *l
 int cx_store_read_begin(cx_store_t *self)
 {
     if (self->rtxn) return 0;
+    if (self->rtxn_spare) {
+        int rc = mdb_txn_renew(self->rtxn_spare);
+        if (rc == 0) {
+            self->rtxn = self->rtxn_spare;
+            self->rtxn_spare = NULL;
+            return 0;
+        }
+        mdb_txn_abort(self->rtxn_spare);
+        self->rtxn_spare = NULL;
+    }
     return s_code(mdb_txn_begin(self->log_env, NULL, MDB_RDONLY, &self->rtxn));
 }
 
 void cx_store_read_end(cx_store_t *self)
 {
-    if (self->rtxn) mdb_txn_abort(self->rtxn);
+    if (!self->rtxn) return;
+    mdb_txn_reset(self->rtxn); /* kept for the next read_begin: no allocation per pump */
+    self->rtxn_spare = self->rtxn;
     self->rtxn = NULL;
 }
 
@@ -353,27 +394,21 @@ int cx_store_log_get(cx_store_t *self, uint64_t seq, const void **data, size_t *
 int cx_store_stream_scan(cx_store_t *self, uint32_t partner_num, uint64_t after, size_t max,
                          int (*fn)(void *, const cx_stream_entry_t *), void *arg)
 {
+    MDB_dbi dbi = s_stream(self, partner_num);
+    if (!dbi) return CX_E_INVAL;
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(self->rtxn, self->db_stream, &cur);
+    int rc = mdb_cursor_open(self->rtxn, dbi, &cur);
     if (rc) return s_code(rc);
-    unsigned char kb[12];
-    for (int i = 0; i < 4; i++)
-        kb[i] = (unsigned char)(partner_num >> (24 - 8 * i));
-    s_put_be64(kb + 4, after + 1);
-    MDB_val k = {12, kb}, v;
+    unsigned char kb[8];
+    s_put_be64(kb, after + 1);
+    MDB_val k = {8, kb}, v;
     size_t n = 0;
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && n < max) {
-        if (k.mv_size != 12 || memcmp(k.mv_data, kb, 4) != 0 || v.mv_size < 9) break;
+        if (k.mv_size != 8 || v.mv_size < 8) break;
         const unsigned char *vp = v.mv_data;
-        size_t rlen = vp[8];
-        if (9 + rlen > v.mv_size) break;
-        cx_stream_entry_t e = {s_get_be64((const unsigned char *)k.mv_data + 4),
-                               s_get_be64(vp),
-                               (const char *)vp + 9,
-                               rlen,
-                               (const char *)vp + 9 + rlen,
-                               v.mv_size - 9 - rlen};
+        cx_stream_entry_t e = {s_get_be64(k.mv_data), s_get_be64(vp), (const char *)vp + 8,
+                               v.mv_size - 8};
         int r = fn(arg, &e);
         n++;
         if (r) break;
@@ -385,28 +420,18 @@ int cx_store_stream_scan(cx_store_t *self, uint32_t partner_num, uint64_t after,
 
 int cx_store_stream_last(cx_store_t *self, uint32_t partner_num, uint64_t *last)
 {
+    MDB_dbi dbi = s_stream(self, partner_num);
     MDB_txn *txn;
     MDB_cursor *cur;
     *last = 0;
+    if (!dbi) return CX_E_INVAL;
     int rc = mdb_txn_begin(self->log_env, NULL, MDB_RDONLY, &txn);
     if (rc) return s_code(rc);
-    rc = mdb_cursor_open(txn, self->db_stream, &cur);
+    rc = mdb_cursor_open(txn, dbi, &cur);
     if (rc == 0) {
-        unsigned char kb[12];
-        uint32_t next = partner_num + 1;
-        for (int i = 0; i < 4; i++)
-            kb[i] = (unsigned char)(next >> (24 - 8 * i));
-        memset(kb + 4, 0, 8);
-        MDB_val k = {12, kb}, v;
-        /* Position after this partner's range, then step back one entry. */
-        int r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        r = r == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
-        if (r == 0 && k.mv_size == 12) {
-            const unsigned char *kp = k.mv_data;
-            uint32_t p =
-                (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
-            if (p == partner_num) *last = s_get_be64(kp + 4);
-        }
+        MDB_val k, v;
+        if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+            *last = s_get_be64(k.mv_data);
         mdb_cursor_close(cur);
     }
     mdb_txn_abort(txn);
@@ -424,13 +449,6 @@ static int64_t s_accepted_at(const MDB_val *v)
     for (int i = 8; i >= 1; i--)
         t = t << 8 | p[i];
     return (int64_t)t;
-}
-
-static void s_stream_key(unsigned char *kb, uint32_t partner_num, uint64_t seq)
-{
-    for (int i = 0; i < 4; i++)
-        kb[i] = (unsigned char)(partner_num >> (24 - 8 * i));
-    s_put_be64(kb + 4, seq);
 }
 
 int cx_store_prune(cx_store_t *self, uint64_t log_upto, int64_t older_than_us,
@@ -454,24 +472,22 @@ int cx_store_prune(cx_store_t *self, uint64_t log_upto, int64_t older_than_us,
     if (rc == MDB_NOTFOUND) rc = 0;
     if (cur) mdb_cursor_close(cur);
     cur = NULL;
-    if (rc == 0) rc = mdb_cursor_open(txn, self->db_stream, &cur);
     for (size_t i = 0; rc == 0 && i < n_partners; i++) {
-        unsigned char kb[12];
-        s_stream_key(kb, partner_nums[i], 0);
-        k.mv_size = 12;
-        k.mv_data = kb;
-        int r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        MDB_dbi dbi = s_stream(self, partner_nums[i]);
+        if (!dbi) continue;
+        if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) break;
+        int r = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         size_t n = 0;
-        while (r == 0 && n < max && k.mv_size == 12 && memcmp(k.mv_data, kb, 4) == 0 &&
-               s_get_be64((const unsigned char *)k.mv_data + 4) <= cursors[i]) {
+        while (r == 0 && n < max && k.mv_size == 8 && s_get_be64(k.mv_data) <= cursors[i]) {
             if ((r = mdb_cursor_del(cur, 0)) != 0) break;
             n++;
             r = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
         }
+        mdb_cursor_close(cur);
+        cur = NULL;
         *n_stream += n;
         if (r != 0 && r != MDB_NOTFOUND && r != EINVAL) rc = r;
     }
-    if (cur) mdb_cursor_close(cur);
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else
@@ -483,10 +499,12 @@ int cx_store_prune(cx_store_t *self, uint64_t log_upto, int64_t older_than_us,
 int cx_store_stream_get(cx_store_t *self, uint32_t partner_num, uint64_t stream_seq,
                         uint64_t *log_seq)
 {
-    unsigned char kb[12];
-    s_stream_key(kb, partner_num, stream_seq);
-    MDB_val k = {12, kb}, v;
-    int rc = mdb_get(self->rtxn, self->db_stream, &k, &v);
+    MDB_dbi dbi = s_stream(self, partner_num);
+    if (!dbi) return CX_E_INVAL;
+    unsigned char kb[8];
+    s_put_be64(kb, stream_seq);
+    MDB_val k = {8, kb}, v;
+    int rc = mdb_get(self->rtxn, dbi, &k, &v);
     if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size < 8)) return CX_E_INVAL;
     if (rc) return s_code(rc);
     *log_seq = s_get_be64(v.mv_data);
@@ -531,26 +549,51 @@ int cx_store_cursor_get(cx_store_t *self, const char *partner_id, uint64_t *seq)
     return rc == MDB_NOTFOUND ? 0 : s_code(rc);
 }
 
+/* Opens (creating) the stream db of partner number num in txn, and keeps its handle. */
+static int s_open_stream(cx_store_t *self, MDB_txn *txn, uint32_t num)
+{
+    if (num >= CX_STORE_MAX_STREAMS) {
+        cx_log(CX_LOG_ERROR, "log: partner number %u: at most %d partner streams", num,
+               CX_STORE_MAX_STREAMS - 1);
+        return MDB_DBS_FULL;
+    }
+    if (num >= self->n_streams) {
+        uint32_t n = num + 16;
+        MDB_dbi *a = realloc(self->streams, n * sizeof *a);
+        if (!a) return ENOMEM;
+        memset(a + self->n_streams, 0, (n - self->n_streams) * sizeof *a);
+        self->streams = a;
+        self->n_streams = n;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "stream.%u", num);
+    return mdb_dbi_open(txn, name, MDB_CREATE, &self->streams[num]);
+}
+
 int cx_store_partner_num(cx_store_t *self, const char *partner_id, uint32_t *num)
 {
-    /* Called at start and on reload, outside any batch: its own transaction. */
+    /* Called at start and on reload, outside any batch: its own transaction,
+     * committed, so that the stream db handle it opens stays open. */
     if (self->wtxn) return CX_E_INVAL;
     MDB_txn *txn;
     int rc = mdb_txn_begin(self->log_env, NULL, 0, &txn);
     if (rc) return s_code(rc);
     MDB_val k = {strlen(partner_id), (void *)partner_id}, v;
+    uint32_t n = 0;
     rc = mdb_get(txn, self->db_partner, &k, &v);
     if (rc == 0 && v.mv_size == 4) {
-        memcpy(num, v.mv_data, 4);
-        mdb_txn_abort(txn);
-        return 0;
+        memcpy(&n, v.mv_data, 4);
+    } else if (rc == MDB_NOTFOUND) {
+        MDB_stat st;
+        rc = mdb_stat(txn, self->db_partner, &st);
+        n = (uint32_t)st.ms_entries + 1;
+        v.mv_size = 4;
+        v.mv_data = &n;
+        if (rc == 0) rc = mdb_put(txn, self->db_partner, &k, &v, 0);
+    } else if (rc == 0) {
+        rc = MDB_CORRUPTED;
     }
-    MDB_stat st;
-    mdb_stat(txn, self->db_partner, &st);
-    uint32_t n = (uint32_t)st.ms_entries + 1;
-    v.mv_size = 4;
-    v.mv_data = &n;
-    rc = mdb_put(txn, self->db_partner, &k, &v, 0);
+    if (rc == 0 && !s_stream(self, n)) rc = s_open_stream(self, txn, n);
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else

@@ -2,7 +2,8 @@
  *
  * The log environment holds what the acked path writes, all of it appends or a
  * handful of small keys: the event log (seq -> event), the partner streams
- * (partner + seq -> log seq + route), partner cursors, producer sequences.
+ * (one db per partner, "stream.N": seq -> log seq + route), partner cursors,
+ * producer sequences.
  * Its write transaction is committed once per batch, fsync'd with sync: full.
  *
  * The state environment holds what is keyed by customer: contexts, and the log
@@ -25,6 +26,10 @@
 
 typedef struct cx_store cx_store_t;
 
+/* Partner numbers (one per partner id ever configured) stay below this: each
+ * has its own stream db, and LMDB sizes its tables for a fixed number of dbs. */
+#define CX_STORE_MAX_STREAMS 1024
+
 /* Opens (creating) DIR/log and DIR/state. 0 and *out, or CX_E_STORAGE/CX_E_IO with
  * err filled ("var/data/log: mdb_env_open: Permission denied"). */
 int cx_store_open(const char *dir, uint64_t log_map_size, uint64_t state_map_size, cx_sync_t sync,
@@ -39,11 +44,11 @@ int cx_store_begin(cx_store_t *self);
 int cx_store_log_append(cx_store_t *self, uint64_t seq, const void *data, size_t len);
 /* Records the last sequence seen from a producer, with the time it was seen. */
 int cx_store_producer_put(cx_store_t *self, const char *producer_id, uint64_t seq, int64_t at_us);
-/* Appends a stream entry for a partner: (partner_num, stream_seq) -> (log_seq,
- * route, customer_id). The customer id lets delivery fetch the context without
- * decoding the event. */
+/* Appends a stream entry for a partner: stream_seq -> (log_seq, route), in the
+ * partner's own db (opened by cx_store_partner_num; CX_E_INVAL if it was not).
+ * stream_seq must be greater than every one before in that stream. */
 int cx_store_stream_append(cx_store_t *self, uint32_t partner_num, uint64_t stream_seq,
-                           uint64_t log_seq, const char *route, const char *customer_id);
+                           uint64_t log_seq, const char *route);
 /* Stores a partner's acked cursor. */
 int cx_store_cursor_put(cx_store_t *self, const char *partner_id, uint64_t seq);
 /* Commits the batch. 0, CX_E_STORAGE_FULL (map full: nothing of the batch is
@@ -82,8 +87,6 @@ typedef struct {
     uint64_t stream_seq, log_seq;
     const char *route;
     size_t route_len;
-    const char *customer;
-    size_t customer_len;
 } cx_stream_entry_t;
 
 /* Stream entries of partner_num with stream seq > after, at most max of them, within
