@@ -19,7 +19,7 @@
 
 typedef struct {
     uint32_t refs;
-    uint32_t len;
+    uint32_t len, cap;
     uint8_t data[];
 } buf_t;
 
@@ -68,13 +68,23 @@ struct cx_cache {
     cx_cache_stats_t st;
 };
 
-static buf_t *s_buf_new(const uint8_t *data, size_t len)
+/* A buffer for len bytes, with an eighth more room: a context grows by a few
+ * bytes per event, and the next version is then written in place. */
+static buf_t *s_buf_alloc(size_t len)
 {
-    buf_t *b = malloc(sizeof(buf_t) + (len ? len : 1));
+    size_t cap = (len + len / 8 + 63) & ~(size_t)63;
+    buf_t *b = malloc(sizeof(buf_t) + cap);
     if (!b) return NULL;
     b->refs = 1;
     b->len = (uint32_t)len;
-    if (len) memcpy(b->data, data, len);
+    b->cap = (uint32_t)cap;
+    return b;
+}
+
+static buf_t *s_buf_new(const uint8_t *data, size_t len)
+{
+    buf_t *b = s_buf_alloc(len);
+    if (b && len) memcpy(b->data, data, len);
     return b;
 }
 
@@ -276,11 +286,10 @@ int cx_cache_get(cx_cache_t *self, const char *customer_id, const uint8_t **data
     return 0;
 }
 
-int cx_cache_put(cx_cache_t *self, const char *customer_id, const uint8_t *data, size_t len)
+/* Makes b (NULL: erased) the context of customer_id, whose entry is e (NULL:
+ * none yet), and marks it dirty. On failure b is freed. */
+static int s_install(cx_cache_t *self, const char *customer_id, entry_t *e, buf_t *b)
 {
-    buf_t *b = NULL;
-    if (data && !(b = s_buf_new(data, len))) return CX_E_NOMEM;
-    entry_t *e = cx_hmap_get(self->map, customer_id);
     if (!e) {
         e = calloc(1, sizeof(*e));
         if (!e || cx_hmap_put(self->map, customer_id, e, &e->key) != 0) {
@@ -292,13 +301,32 @@ int cx_cache_put(cx_cache_t *self, const char *customer_id, const uint8_t *data,
         s_make_dirty(self, e);
         return 0;
     }
-    s_buf_unref(e->buf);
+    if (e->buf != b) s_buf_unref(e->buf);
     e->buf = b;
     if (e->state != DIRTY) {
         s_detach(self, e);
         s_make_dirty(self, e);
     }
     return 0;
+}
+
+int cx_cache_put(cx_cache_t *self, const char *customer_id, const uint8_t *data, size_t len)
+{
+    buf_t *b = NULL;
+    if (data && !(b = s_buf_new(data, len))) return CX_E_NOMEM;
+    return s_install(self, customer_id, cx_hmap_get(self->map, customer_id), b);
+}
+
+int cx_cache_put_packed(cx_cache_t *self, const char *customer_id, size_t len,
+                        void (*pack)(const void *arg, uint8_t *out), const void *arg)
+{
+    entry_t *e = cx_hmap_get(self->map, customer_id);
+    /* In place when nothing else holds the buffer (a checkpoint may) and it fits. */
+    buf_t *b = e && e->buf && e->buf->refs == 1 && e->buf->cap >= len ? e->buf : s_buf_alloc(len);
+    if (!b) return CX_E_NOMEM;
+    pack(arg, b->data);
+    b->len = (uint32_t)len;
+    return s_install(self, customer_id, e, b);
 }
 
 size_t cx_cache_dirty(const cx_cache_t *self)

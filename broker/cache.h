@@ -41,6 +41,12 @@ int cx_cache_get(cx_cache_t *self, const char *customer_id, const uint8_t **data
  * erased (deleted from the store at the next checkpoint). 0 or CX_E_NOMEM. */
 int cx_cache_put(cx_cache_t *self, const char *customer_id, const uint8_t *data, size_t len);
 
+/* cx_cache_put for a context of len bytes that pack(arg, out) writes straight
+ * into the cache's buffer (the entry's own when it is free and big enough):
+ * no copy, and mostly no allocation. 0 or CX_E_NOMEM. */
+int cx_cache_put_packed(cx_cache_t *self, const char *customer_id, size_t len,
+                        void (*pack)(const void *arg, uint8_t *out), const void *arg);
+
 /* Number of dirty contexts. */
 size_t cx_cache_dirty(const cx_cache_t *self);
 /* true while a checkpoint is being written. */

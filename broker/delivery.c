@@ -174,8 +174,7 @@ int cx_delivery_route(cx_deliveries_t *self, const Cx__Event *ev, const Cx__Cust
         pstate_t *ps = &self->p[self->hits[i].partner];
         const char *route = cfg->routes[self->hits[i].route].name;
         uint64_t sseq = ps->head_tentative + 1;
-        int rc =
-            cx_store_stream_append(self->b->store, ps->num, sseq, log_seq, route);
+        int rc = cx_store_stream_append(self->b->store, ps->num, sseq, log_seq, route);
         if (rc) return rc;
         ps->head_tentative = sseq;
     }
@@ -389,8 +388,8 @@ static int s_context(cx_deliveries_t *self, const void *ev, size_t ev_len, const
 }
 
 /* The partner's view of the packed context in self->view; 0 or -1. */
-static int s_view(cx_deliveries_t *self, const cx_partner_cfg_t *pc, const uint8_t *ctx,
-                  size_t len, size_t *vlen)
+static int s_view(cx_deliveries_t *self, const cx_partner_cfg_t *pc, const uint8_t *ctx, size_t len,
+                  size_t *vlen)
 {
     if (!self->view || len > self->view_cap) {
         size_t cap = len < 4096 ? 4096 : len;
@@ -405,8 +404,8 @@ static int s_view(cx_deliveries_t *self, const cx_partner_cfg_t *pc, const uint8
 /* Frames BrokerMsg{delivery: Delivery{dv fields, context: view}} into out: the
  * view is already an encoded CustomerContext, so it goes in as the bytes of
  * field `context` instead of being unpacked and packed again. */
-static int s_frame(cx_deliveries_t *self, const Cx__Delivery *dv, const uint8_t *view,
-                   size_t vlen, zmq_msg_t *out)
+static int s_frame(cx_deliveries_t *self, const Cx__Delivery *dv, const uint8_t *view, size_t vlen,
+                   zmq_msg_t *out)
 {
     uint8_t ctag[10], clen[10], dtag[10], dlen[10];
     size_t nct = cx_view_put_varint(ctag, (uint64_t)self->num_context << 3 | 2);

@@ -315,6 +315,11 @@ typedef struct {
     int rc;
 } install_t;
 
+static void s_pack_ctx(const void *ctx, uint8_t *out)
+{
+    cx__customer_context__pack(ctx, out);
+}
+
 static void s_install_ctx(void *arg, const char *customer_id, void *value)
 {
     install_t *in = arg;
@@ -325,13 +330,7 @@ static void s_install_ctx(void *arg, const char *customer_id, void *value)
         return;
     }
     size_t len = cx__customer_context__get_packed_size(st->ctx);
-    uint8_t *buf = cx_arena_alloc(in->b->arena, len ? len : 1);
-    if (!buf) {
-        in->rc = CX_E_NOMEM;
-        return;
-    }
-    cx__customer_context__pack(st->ctx, buf);
-    in->rc = cx_cache_put(in->b->cache, customer_id, buf, len);
+    in->rc = cx_cache_put_packed(in->b->cache, customer_id, len, s_pack_ctx, st->ctx);
 }
 
 static void s_install_producer(void *arg, const char *id, void *value)

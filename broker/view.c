@@ -146,9 +146,8 @@ static pthread_once_t s_num_once = PTHREAD_ONCE_INIT;
 
 uint32_t cx_view_field_number(const void *descriptor, const char *name)
 {
-    const ProtobufCFieldDescriptor *fd = descriptor
-        ? protobuf_c_message_descriptor_get_field_by_name(descriptor, name)
-        : NULL;
+    const ProtobufCFieldDescriptor *fd =
+        descriptor ? protobuf_c_message_descriptor_get_field_by_name(descriptor, name) : NULL;
     return fd ? fd->id : 0;
 }
 

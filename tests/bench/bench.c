@@ -27,6 +27,14 @@
  *   fanout   P partners (8), every event routed to each of them.
  *   latency  a fixed rate; occurred_at carries the publish time (us) and the
  *            partner computes publish -> receipt latency; sync full and none.
+ *   slow     W2's setup at latency's fixed rate, run twice: slow-ref as is,
+ *            slow-p0 with partner p0 stalled (no next, no ack) for --stall
+ *            seconds. Both rows give p1..pN's latency only, so their p99 ratio
+ *            says what one stuck partner costs the others; p0's catch-up after
+ *            the stall (how far behind, how long, how fast) is reported apart.
+ *
+ * After the table comes a targets section: each figure the spec sets a target
+ * for, the target, and "met" or by how much it is missed.
  *
  * Processes: only the brokers it starts (by PID, through cxt_broker_*).
  */
@@ -60,8 +68,10 @@ typedef struct {
     long customers;
     long w1_customers;
     int partners; /* 0: the scenario's default */
-    long rate;    /* latency scenario, events/s */
+    long rate;    /* latency and slow scenarios, events/s */
     double duration;
+    double stall;         /* slow: how long p0 stalls, s */
+    double slow_duration; /* slow: length of each of its two runs, s */
     uint32_t window;
     const char *sync;
 } s_opts_t;
@@ -77,6 +87,8 @@ static s_opts_t s_opt = {
     .partners = 0,
     .rate = 20000,
     .duration = 3,
+    .stall = 6,
+    .slow_duration = 12,
     .window = 1000,
     .sync = "full",
 };
@@ -84,6 +96,20 @@ static s_opts_t s_opt = {
 /* ------------------------------------------------------------------ results */
 
 #define S_MAX_PARTNERS 16
+
+/* What the stalled partner (p0) of a slow-partner run went through. */
+typedef struct {
+    int happened;       /* 0: no stall in this row */
+    double at_s, for_s; /* stall start (after the first publish) and length, as it happened */
+    long behind;        /* routed to p0 before it resumed but not yet received */
+    long caught;        /* deliveries from resume until caught up */
+    double catch_s;     /* resume -> caught up (see s_stall_summary) */
+    long received, routed;
+    int64_t stalled_at, resumed_at, caught_at; /* wall clock, us */
+    /* The other partners' p99 (us) by what p0 was doing when they received:
+     * stalled, catching up, or neither (before the stall and after catch-up). */
+    double p99_stall_us, p99_catch_us, p99_rest_us;
+} s_stall_t;
 
 typedef struct {
     char name[32];
@@ -100,6 +126,7 @@ typedef struct {
     long rss_anon_kb;
     double log_bytes_per_event, state_bytes_per_customer;
     double ratio_b, ratio_a; /* < 0: not applicable */
+    s_stall_t stall;
 } s_row_t;
 
 static s_row_t s_rows[32];
@@ -423,12 +450,43 @@ typedef struct {
     _Atomic int pub_done;
     long received;
     uint64_t last_seq;
-    int64_t t_last; /* monotonic us of the last delivery */
-    int64_t *lat;   /* latency samples (us), NULL: not measured */
+    int64_t t_last;   /* monotonic us of the last delivery */
+    int64_t *lat;     /* latency samples (us), NULL: not measured */
+    int64_t *recv_at; /* wall clock (us) of each sample's receipt, NULL: not kept */
     long lat_n, lat_cap;
+    /* A stall: from stall_from (monotonic us, set by the publisher once it
+     * starts; 0: not yet) the thread neither takes deliveries nor acks for
+     * stall_us, as a partner stuck in its own processing would. */
+    _Atomic int64_t stall_from;
+    int64_t stall_us;
+    int64_t stalled_at, resumed_at; /* wall clock (us) of the stall; 0: not stalled yet */
     int error;
     char errtext[128];
 } s_partner_t;
+
+/* Stalls if it is time to; deliveries pile up at the broker meanwhile. */
+static void s_maybe_stall(s_partner_t *p)
+{
+    int64_t from = atomic_load(&p->stall_from);
+    if (p->stall_us <= 0 || p->resumed_at || from == 0 || s_now() < from) return;
+    p->stalled_at = cx_now_us();
+    for (int64_t end = from + p->stall_us, now = s_now(); now < end; now = s_now())
+        s_sleep_us(end - now);
+    p->resumed_at = cx_now_us();
+}
+
+/* Keeps the publish -> receipt latency of one delivery, if measured. */
+static void s_sample(s_partner_t *p, const Cx__Delivery *d)
+{
+    if (!p->lat || p->lat_n >= p->lat_cap || !d->has_event) return;
+    Cx__Event *ev = cx__event__unpack(NULL, d->event.len, d->event.data);
+    if (ev && ev->has_occurred_at) {
+        int64_t now = cx_now_us(); /* the same clock as occurred_at */
+        if (p->recv_at) p->recv_at[p->lat_n] = now;
+        p->lat[p->lat_n++] = now - ev->occurred_at;
+    }
+    if (ev) cx__event__free_unpacked(ev, NULL);
+}
 
 static void *s_partner_main(void *arg)
 {
@@ -442,6 +500,7 @@ static void *s_partner_main(void *arg)
     int64_t idle_since = s_now();
     uint64_t acked = 0;
     while (s_now() < hard) {
+        s_maybe_stall(p);
         Cx__Delivery *d = NULL;
         int rc = cx_subscriber_next(sub, 100, &d);
         if (rc == 0) {
@@ -450,11 +509,7 @@ static void *s_partner_main(void *arg)
             p->t_last = now;
             idle_since = now;
             p->last_seq = d->seq;
-            if (p->lat && p->lat_n < p->lat_cap && d->has_event) {
-                Cx__Event *ev = cx__event__unpack(NULL, d->event.len, d->event.data);
-                if (ev && ev->has_occurred_at) p->lat[p->lat_n++] = cx_now_us() - ev->occurred_at;
-                if (ev) cx__event__free_unpacked(ev, NULL);
-            }
+            s_sample(p, d);
             cx_delivery_free(d);
             if (p->received % 64 == 0) {
                 cx_subscriber_ack(sub, p->last_seq);
@@ -513,7 +568,10 @@ static cx_publisher_t *s_pub_new(cxt_broker_t *b, s_pubres_t *pr)
     return pub;
 }
 
-/* Paces event i to t0 + i/rate, processing replies while it waits. */
+/* Paces event i to t0 + i/rate, processing replies while it waits. Under a
+ * millisecond (every gap at 20k/s) it sleeps instead of polling in a loop: a
+ * spinning publisher takes a core the broker and the partners need on a 2-core
+ * machine. A sleep that overshoots only makes the next events go back to back. */
 static void s_pace(cx_publisher_t *pub, int64_t t0, long i, long rate)
 {
     if (rate <= 0) return;
@@ -521,6 +579,7 @@ static void s_pace(cx_publisher_t *pub, int64_t t0, long i, long rate)
     for (int64_t now = s_now(); now < due; now = s_now()) {
         int ms = (int)((due - now) / 1000);
         cx_publisher_poll(pub, ms > 0 ? ms : 0);
+        if (ms == 0) s_sleep_us(due - now);
     }
 }
 
@@ -581,6 +640,8 @@ typedef struct {
     long rate; /* 0: as fast as possible */
     int measure_latency;
     int preload_row; /* also report the preload (goal.set per customer) as a row */
+    int others_only; /* latency percentiles over p1.. only (slow: p0 is the one that stalls) */
+    double stall_at_s, stall_s; /* stall_s > 0: p0 stalls that long, from stall_at_s in */
 } s_scn_t;
 
 static int s_lat_cmp(const void *a, const void *b)
@@ -594,6 +655,117 @@ static double s_pct(const int64_t *v, long n, double q)
     if (n <= 0) return -1;
     long i = (long)(q * (double)(n - 1) + 0.5);
     return (double)v[i];
+}
+
+/* The row's p50/p99/p99.9 over the samples of partners [first, np). */
+static void s_latency_row(s_row_t *r, const s_partner_t *parts, int np, int first)
+{
+    long n = 0;
+    for (int i = first; i < np; i++)
+        n += parts[i].lat ? parts[i].lat_n : 0;
+    int64_t *all = n > 0 ? malloc((size_t)n * sizeof *all) : NULL;
+    if (!all) return;
+    long o = 0;
+    for (int i = first; i < np; i++) {
+        if (!parts[i].lat) continue;
+        memcpy(all + o, parts[i].lat, (size_t)parts[i].lat_n * sizeof *all);
+        o += parts[i].lat_n;
+    }
+    qsort(all, (size_t)n, sizeof *all, s_lat_cmp);
+    r->p50_us = s_pct(all, n, 0.50);
+    r->p99_us = s_pct(all, n, 0.99);
+    r->p999_us = s_pct(all, n, 0.999);
+    free(all);
+}
+
+/* How the stalled partner p came back, from its own samples (in stream order,
+ * so in publish order). Behind: published before the resume, received after.
+ * Caught up: at the first delivery after the resume that is as fresh as the
+ * other partners' p99.9 (fresh_us) -- by then everything routed to p up to
+ * fresh_us ago has arrived -- or, if none is, at its last delivery, when it
+ * had received everything routed to it. */
+static void s_stall_summary(s_stall_t *st, const s_partner_t *p, double fresh_us)
+{
+    if (!p->resumed_at || !p->recv_at || p->lat_n == 0) return;
+    st->happened = 1;
+    st->stalled_at = p->stalled_at;
+    st->resumed_at = p->resumed_at;
+    /* A starved thread enters the stall late but leaves it on time: report
+     * the stall it had, not the one asked for. */
+    double asked = st->for_s;
+    st->for_s = (double)(p->resumed_at - p->stalled_at) / 1e6;
+    st->at_s += asked - st->for_s;
+    long i0 = 0, pub_before = 0;
+    for (long j = 0; j < p->lat_n; j++) {
+        if (p->recv_at[j] < p->resumed_at) i0 = j + 1;
+        if (p->recv_at[j] - p->lat[j] < p->resumed_at) pub_before++;
+    }
+    st->behind = pub_before - i0;
+    if (i0 >= p->lat_n) return; /* nothing came after the resume */
+    long j = i0;
+    while (j < p->lat_n - 1 && (double)p->lat[j] > (fresh_us > 1000 ? fresh_us : 1000))
+        j++;
+    st->caught = j - i0 + 1;
+    st->caught_at = p->recv_at[j];
+    st->catch_s = (double)(p->recv_at[j] - p->resumed_at) / 1e6;
+}
+
+/* p99 (us) of the samples of partners [1, np) received in [from, to) or, if
+ * outside, outside it; -1 if there are none. */
+static double s_p99_window(const s_partner_t *parts, int np, int64_t from, int64_t to, int outside)
+{
+    long n = 0;
+    for (int i = 1; i < np; i++)
+        n += parts[i].recv_at ? parts[i].lat_n : 0;
+    int64_t *v = n > 0 ? malloc((size_t)n * sizeof *v) : NULL;
+    if (!v) return -1;
+    long k = 0;
+    for (int i = 1; i < np; i++)
+        for (long j = 0; parts[i].recv_at && j < parts[i].lat_n; j++) {
+            int64_t t = parts[i].recv_at[j];
+            if ((t >= from && t < to) != outside) v[k++] = parts[i].lat[j];
+        }
+    qsort(v, (size_t)k, sizeof *v, s_lat_cmp);
+    double p = s_pct(v, k, 0.99);
+    free(v);
+    return p;
+}
+
+/* Splits the others' p99 by p0's phase: the whole-run p99 says whether the
+ * stall costs them, this says whether the stall or the catch-up does. */
+static void s_stall_phases(s_stall_t *st, const s_partner_t *parts, int np)
+{
+    st->p99_stall_us = st->p99_catch_us = st->p99_rest_us = -1;
+    if (!st->happened) return;
+    st->p99_stall_us = s_p99_window(parts, np, st->stalled_at, st->resumed_at, 0);
+    st->p99_catch_us = s_p99_window(parts, np, st->resumed_at, st->caught_at + 1, 0);
+    st->p99_rest_us = s_p99_window(parts, np, st->stalled_at, st->caught_at + 1, 1);
+}
+
+/* "no loss", or how the stalled partner's count differs from what was routed to it. */
+static void s_loss_text(char *buf, size_t len, const s_stall_t *st)
+{
+    if (st->received < st->routed)
+        snprintf(buf, len, "%ld LOST", st->routed - st->received);
+    else if (st->received > st->routed)
+        snprintf(buf, len, "%ld more than routed", st->received - st->routed);
+    else
+        snprintf(buf, len, "no loss");
+}
+
+static void s_progress_stall(const char *name, const s_stall_t *st)
+{
+    if (!st->happened) {
+        s_progress("%s: p0 did not stall or got nothing after it (run too short?)", name);
+        return;
+    }
+    char loss[64];
+    s_loss_text(loss, sizeof loss, st);
+    s_progress("%s: p0 stalled %.1fs from %.1fs in; %ld deliveries behind at resume, caught up "
+               "%.2fs after it (%ld deliveries, %.0f/s); received %ld of %ld routed: %s",
+               name, st->for_s, st->at_s, st->behind, st->catch_s, st->caught,
+               st->catch_s > 0 ? (double)st->caught / st->catch_s : 0, st->received, st->routed,
+               loss);
 }
 
 static s_row_t *s_row_new(const char *name, const char *sync)
@@ -692,6 +864,10 @@ static int s_run_scenario(const s_scn_t *sc)
             parts[i].lat_cap = sc->events;
             parts[i].lat = malloc((size_t)sc->events * sizeof(int64_t));
         }
+        if (sc->stall_s > 0) { /* p0 stalls; everyone keeps receipt times for the phases */
+            parts[i].stall_us = i == 0 ? (int64_t)(sc->stall_s * 1e6) : 0;
+            parts[i].recv_at = malloc((size_t)sc->events * sizeof(int64_t));
+        }
         pthread_create(&th[i], NULL, s_partner_main, &parts[i]);
     }
     s_sleep_us(300000); /* partners say hello before the first event */
@@ -704,6 +880,8 @@ static int s_run_scenario(const s_scn_t *sc)
     s_evbuf_t eb;
     double cpu0 = s_proc_cpu(b.pid);
     int64_t t0 = s_now(), hard = t0 + 300 * 1000000LL;
+    if (np > 0 && sc->stall_s > 0)
+        atomic_store(&parts[0].stall_from, t0 + (int64_t)(sc->stall_at_s * 1e6));
     long sent = 0;
     for (; pub && sent < sc->events && s_now() < hard; sent++) {
         long c = (long)(cxt_rand(&rng) % (uint64_t)sc->customers);
@@ -752,8 +930,6 @@ static int s_run_scenario(const s_scn_t *sc)
     r->nacked = pr.nacked;
     r->cpu_s = cpu1 - cpu0;
     r->cpu_pct = 100 * r->cpu_s / ((double)(t_end - t0) / 1e6);
-    int64_t *all = NULL;
-    long all_n = 0;
     for (int i = 0; i < np; i++) {
         s_partner_t *p = &parts[i];
         r->delivered[i] = p->received;
@@ -763,23 +939,22 @@ static int s_run_scenario(const s_scn_t *sc)
         if (p->received != expected[i])
             s_progress("%s: partner %s received %ld of %ld routed", sc->name, p->id, p->received,
                        expected[i]);
-        if (p->lat) {
-            int64_t *na = realloc(all, (size_t)(all_n + p->lat_n + 1) * sizeof *all);
-            if (na) {
-                all = na;
-                memcpy(all + all_n, p->lat, (size_t)p->lat_n * sizeof *all);
-                all_n += p->lat_n;
-            }
-            free(p->lat);
-        }
     }
-    if (all_n > 0) {
-        qsort(all, (size_t)all_n, sizeof *all, s_lat_cmp);
-        r->p50_us = s_pct(all, all_n, 0.50);
-        r->p99_us = s_pct(all, all_n, 0.99);
-        r->p999_us = s_pct(all, all_n, 0.999);
+    s_latency_row(r, parts, np, sc->others_only ? 1 : 0);
+    if (np > 0 && sc->stall_s > 0) {
+        s_stall_t *st = &r->stall;
+        st->at_s = sc->stall_at_s;
+        st->for_s = sc->stall_s;
+        st->received = parts[0].received;
+        st->routed = expected[0];
+        s_stall_summary(st, &parts[0], r->p999_us);
+        s_stall_phases(st, parts, np);
+        s_progress_stall(sc->name, st);
     }
-    free(all);
+    for (int i = 0; i < np; i++) {
+        free(parts[i].lat);
+        free(parts[i].recv_at);
+    }
     if (!sc->rate) {
         if (s_base_b_eps > 0) r->ratio_b = r->pub_eps / s_base_b_eps;
         if (s_base_a_eps > 0) r->ratio_a = r->pub_eps / s_base_a_eps;
@@ -849,7 +1024,147 @@ static void s_print_table(void)
            "(slowest-fastest); x_b, x_a: pub_ev/s / baseline b (ZeroMQ + fsync'd LMDB append) "
            "and / baseline a (ZeroMQ only); cpu: broker utime+stime over the run; "
            "rss: broker RssAnon at the end; log_B/ev, state_B/cu: du of data/log per event "
-           "logged and of data/state per customer.\n");
+           "logged and of data/state per customer; slow-*: latency of p1.. only (p0 is the "
+           "one that stalls in slow-p0).\n");
+}
+
+static const s_row_t *s_find_row(const char *name)
+{
+    for (int i = 0; i < s_n_rows; i++)
+        if (strcmp(s_rows[i].name, name) == 0) return &s_rows[i];
+    return NULL;
+}
+
+/* p99 of the other partners with p0 stalled over without; -1 if either is missing. */
+static double s_slow_ratio(void)
+{
+    const s_row_t *ref = s_find_row("slow-ref"), *st = s_find_row("slow-p0");
+    if (!ref || !st || ref->p99_us <= 0 || st->p99_us < 0) return -1;
+    return st->p99_us / ref->p99_us;
+}
+
+static void s_print_slow(void)
+{
+    const s_row_t *ref = s_find_row("slow-ref"), *sr = s_find_row("slow-p0");
+    if (!ref || !sr) return;
+    const s_stall_t *st = &sr->stall;
+    printf("\nslow partner: %d partners, p0 stalled %.1f s from %.1f s into the run\n",
+           sr->partners, st->for_s, st->at_s);
+    printf("  p1..p%d latency p50/p99/p99.9 us: %.0f/%.0f/%.0f with p0 stalled, "
+           "%.0f/%.0f/%.0f without\n",
+           sr->partners - 1, sr->p50_us, sr->p99_us, sr->p999_us, ref->p50_us, ref->p99_us,
+           ref->p999_us);
+    char ratio[16];
+    s_fmt(ratio, sizeof ratio, s_slow_ratio(), "%.2f");
+    printf("  p99 ratio (stalled / without): %s (target <= 2.00)\n", ratio);
+    if (!st->happened) {
+        printf("  p0: did not stall or got nothing after it\n");
+        return;
+    }
+    char loss[64];
+    s_loss_text(loss, sizeof loss, st);
+    printf("  p0: %ld deliveries behind at resume; caught up %.2f s after it "
+           "(%ld deliveries, %.0f/s); received %ld of %ld routed: %s\n",
+           st->behind, st->catch_s, st->caught,
+           st->catch_s > 0 ? (double)st->caught / st->catch_s : 0, st->received, st->routed, loss);
+    char ps[16], pc[16], pr[16];
+    s_fmt(ps, sizeof ps, st->p99_stall_us, "%.0f");
+    s_fmt(pc, sizeof pc, st->p99_catch_us, "%.0f");
+    s_fmt(pr, sizeof pr, st->p99_rest_us, "%.0f");
+    printf("  p1..p%d p99 us by what p0 was doing: %s while stalled, %s while catching up, %s "
+           "otherwise\n",
+           sr->partners - 1, ps, pc, pr);
+}
+
+/* One line of the targets section; at_least: the target is a floor, else a ceiling. */
+static void s_target(const char *what, double v, int at_least, double target, const char *fmt,
+                     const char *unit)
+{
+    char mv[48], tv[48], verdict[48];
+    s_fmt(mv, sizeof mv, v, fmt);
+    snprintf(tv, sizeof tv, fmt, target);
+    if (v < 0)
+        snprintf(verdict, sizeof verdict, "not measured");
+    else if (at_least ? v >= target : v <= target)
+        snprintf(verdict, sizeof verdict, "met");
+    else /* by how much, as a share of the target */
+        snprintf(verdict, sizeof verdict, "missed by %.1f%%",
+                 100 * (at_least ? target - v : v - target) / target);
+    printf("  %-46s %10s %-5s %s %8s %-5s %s\n", what, mv, unit, at_least ? ">=" : "<=", tv, unit,
+           verdict);
+}
+
+static void s_target_latency(void)
+{
+    for (int i = 0; i < s_n_rows; i++) {
+        const s_row_t *r = &s_rows[i];
+        if (strncmp(r->name, "latency@", 8) != 0) continue;
+        char what[96];
+        snprintf(what, sizeof what, "%.31s p99, sync %.7s%s", r->name, r->sync,
+                 strcmp(r->name, "latency@20k") != 0 ? " (target: at 20k/s)" : "");
+        s_target(what, r->p99_us, 0, strcmp(r->sync, "none") == 0 ? 1000 : 5000, "%.0f", "us");
+    }
+}
+
+/* The largest of a per-row figure over the broker rows, and which row. */
+static const s_row_t *s_max_row(double (*get)(const s_row_t *))
+{
+    const s_row_t *best = NULL;
+    for (int i = 0; i < s_n_rows; i++) {
+        const s_row_t *r = &s_rows[i];
+        if (strncmp(r->name, "base-", 5) == 0 || get(r) < 0) continue;
+        if (!best || get(r) > get(best)) best = r;
+    }
+    return best;
+}
+
+static double s_rss_mib(const s_row_t *r)
+{
+    return r->rss_anon_kb > 0 ? (double)r->rss_anon_kb / 1024 : -1;
+}
+
+static double s_log_b(const s_row_t *r)
+{
+    return r->log_bytes_per_event;
+}
+
+/* The spec's targets for what ran, each with its verdict. */
+static void s_print_targets(void)
+{
+    printf("\ntargets (spec; KB and MB read as 1024 and 1024^2 bytes; missed by: share of the "
+           "target):\n");
+    char what[96];
+    const s_row_t *r = s_find_row("W2");
+    if (r) {
+        snprintf(what, sizeof what, "W2 acked events/s, sync %s%s", r->sync,
+                 strcmp(r->sync, "full") != 0 ? " (target: full)" : "");
+        s_target(what, r->pub_eps, 1, 150000, "%.0f", "ev/s");
+        s_target("W2 x_b (pub_ev/s / base-b)", r->ratio_b, 1, 0.5, "%.2f", "");
+    }
+    if ((r = s_find_row("W1"))) {
+        snprintf(what, sizeof what, "W1 acked events/s, sync %s", r->sync);
+        s_target(what, r->pub_eps, 1, 100000, "%.0f", "ev/s");
+    }
+    s_target_latency();
+    if ((r = s_find_row("fanout"))) {
+        double mn, mx, sum;
+        s_deliv_summary(r, &mn, &mx, &sum);
+        snprintf(what, sizeof what, "fan-out deliv/s, slowest of %d partners%s", r->partners,
+                 r->partners != 8 ? " (target: 8)" : "");
+        s_target(what, mn, 1, 60000, "%.0f", "ev/s");
+    }
+    if ((r = s_max_row(s_rss_mib))) {
+        snprintf(what, sizeof what, "broker RssAnon, max over rows (%s)", r->name);
+        s_target(what, s_rss_mib(r), 0, 200, "%.1f", "MiB");
+    }
+    if ((r = s_find_row("W1")) && r->state_bytes_per_customer >= 0)
+        s_target("LMDB state per customer (W1)", r->state_bytes_per_customer, 0, 1024, "%.0f", "B");
+    if ((r = s_max_row(s_log_b))) {
+        snprintf(what, sizeof what, "LMDB log per event, max over rows (%s)", r->name);
+        s_target(what, r->log_bytes_per_event, 0, 512, "%.0f", "B");
+    }
+    if (s_find_row("slow-ref") && s_find_row("slow-p0"))
+        s_target("slow partner: others' p99 stalled / without", s_slow_ratio(), 0, 2, "%.2f", "");
 }
 
 static void s_write_csv(const char *path)
@@ -890,18 +1205,47 @@ static void s_write_csv(const char *path)
 static void s_usage(void)
 {
     fprintf(stderr,
-            "usage: bench [--bin DIR] [--scenario base|W2|fanout|latency|W1|all] [--events N]\n"
-            "             [--customers N] [--w1-customers N] [--partners N] [--rate N]\n"
-            "             [--duration S] [--window N] [--sync full|none] [--csv FILE]\n"
-            "             [--mode LABEL]\n"
+            "usage: bench [--bin DIR] [--scenario base|W2|fanout|latency|slow|W1|all]\n"
+            "             [--events N] [--customers N] [--w1-customers N] [--partners N]\n"
+            "             [--rate N] [--duration S] [--stall S] [--slow-duration S]\n"
+            "             [--window N] [--sync full|none] [--csv FILE] [--mode LABEL]\n"
             "--bin: where cxbroker is (default $CX_BIN, else build/bin). --events: events per\n"
             "throughput scenario. --rate/--duration: the latency scenario (events = rate *\n"
-            "duration). --sync: for the throughput scenarios; latency runs full and none.\n");
+            "duration). --stall/--slow-duration: the slow scenario, p0 stalls S s (default 6)\n"
+            "inside each run of S s (default 12) at --rate. --sync: for the throughput and\n"
+            "slow scenarios; latency runs full and none.\n");
 }
 
 static int s_is(const char *name)
 {
     return strcmp(s_opt.scenario, "all") == 0 || strcasecmp(s_opt.scenario, name) == 0;
+}
+
+/* Slow partner: the same paced W2 run without (slow-ref) and with p0 stalled
+ * (slow-p0). The stall starts a third of the way into the time it leaves
+ * free, so the others are under load before it and p0 has time to catch up
+ * while events still come. */
+static int s_run_slow(void)
+{
+    s_scn_t sc = {.name = "slow-ref",
+                  .sync = s_opt.sync,
+                  .events = (long)((double)s_opt.rate * s_opt.slow_duration),
+                  .customers = s_opt.customers,
+                  .partners = s_opt.partners >= 2 ? s_opt.partners : 4,
+                  .routing = S_ROUTE_HALF,
+                  .rate = s_opt.rate,
+                  .measure_latency = 1,
+                  .others_only = 1};
+    int failed = s_run_scenario(&sc) != 0;
+    sc.name = "slow-p0";
+    sc.stall_s = s_opt.stall;
+    sc.stall_at_s = (s_opt.slow_duration - s_opt.stall) / 3;
+    failed |= s_run_scenario(&sc) != 0;
+    double ratio = s_slow_ratio();
+    if (ratio >= 0)
+        s_progress("slow: p1..p%d p99 with p0 stalled / without: %.2f (target <= 2)",
+                   sc.partners - 1, ratio);
+    return failed;
 }
 
 int main(int argc, char **argv)
@@ -914,6 +1258,8 @@ int main(int argc, char **argv)
                                        {"partners", required_argument, 0, 'p'},
                                        {"rate", required_argument, 0, 'r'},
                                        {"duration", required_argument, 0, 'd'},
+                                       {"stall", required_argument, 0, 'S'},
+                                       {"slow-duration", required_argument, 0, 'D'},
                                        {"window", required_argument, 0, 'w'},
                                        {"sync", required_argument, 0, 'y'},
                                        {"csv", required_argument, 0, 'o'},
@@ -931,6 +1277,8 @@ int main(int argc, char **argv)
         case 'p': s_opt.partners = atoi(optarg); break;
         case 'r': s_opt.rate = atol(optarg); break;
         case 'd': s_opt.duration = atof(optarg); break;
+        case 'S': s_opt.stall = atof(optarg); break;
+        case 'D': s_opt.slow_duration = atof(optarg); break;
         case 'w': s_opt.window = (uint32_t)atol(optarg); break;
         case 'y': s_opt.sync = optarg; break;
         case 'o': s_opt.csv = optarg; break;
@@ -939,6 +1287,7 @@ int main(int argc, char **argv)
         }
     }
     if (s_opt.events < 1 || s_opt.customers < 1 || s_opt.window < 1 || s_opt.duration <= 0 ||
+        s_opt.rate < 1 || s_opt.stall <= 0 || s_opt.slow_duration <= s_opt.stall ||
         s_opt.w1_customers < 1 || s_opt.partners < 0 || s_opt.partners > S_MAX_PARTNERS ||
         (strcmp(s_opt.sync, "full") != 0 && strcmp(s_opt.sync, "none") != 0)) {
         s_usage();
@@ -983,27 +1332,21 @@ int main(int argc, char **argv)
 
     int failed = 0;
     if (s_is("W2")) {
-        s_scn_t sc = {"W2",
-                      s_opt.sync,
-                      s_opt.events,
-                      s_opt.customers,
-                      s_opt.partners ? s_opt.partners : 4,
-                      S_ROUTE_HALF,
-                      0,
-                      0,
-                      0};
+        s_scn_t sc = {.name = "W2",
+                      .sync = s_opt.sync,
+                      .events = s_opt.events,
+                      .customers = s_opt.customers,
+                      .partners = s_opt.partners ? s_opt.partners : 4,
+                      .routing = S_ROUTE_HALF};
         failed |= s_run_scenario(&sc) != 0;
     }
     if (s_is("fanout")) {
-        s_scn_t sc = {"fanout",
-                      s_opt.sync,
-                      s_opt.events / 2,
-                      s_opt.customers,
-                      s_opt.partners ? s_opt.partners : 8,
-                      S_ROUTE_ALL,
-                      0,
-                      0,
-                      0};
+        s_scn_t sc = {.name = "fanout",
+                      .sync = s_opt.sync,
+                      .events = s_opt.events / 2,
+                      .customers = s_opt.customers,
+                      .partners = s_opt.partners ? s_opt.partners : 8,
+                      .routing = S_ROUTE_ALL};
         failed |= s_run_scenario(&sc) != 0;
     }
     if (s_is("latency")) {
@@ -1012,32 +1355,31 @@ int main(int argc, char **argv)
         for (int i = 0; i < 2; i++) {
             char name[32];
             snprintf(name, sizeof name, "latency@%ldk", s_opt.rate / 1000);
-            s_scn_t sc = {NULL,
-                          syncs[i],
-                          n,
-                          s_opt.customers,
-                          s_opt.partners ? s_opt.partners : 1,
-                          S_ROUTE_ALL,
-                          s_opt.rate,
-                          1,
-                          0};
-            sc.name = name;
+            s_scn_t sc = {.name = name,
+                          .sync = syncs[i],
+                          .events = n,
+                          .customers = s_opt.customers,
+                          .partners = s_opt.partners ? s_opt.partners : 1,
+                          .routing = S_ROUTE_ALL,
+                          .rate = s_opt.rate,
+                          .measure_latency = 1};
             failed |= s_run_scenario(&sc) != 0;
         }
     }
+    if (s_is("slow")) failed |= s_run_slow();
     if (s_is("W1")) {
-        s_scn_t sc = {"W1",
-                      s_opt.sync,
-                      s_opt.events,
-                      s_opt.w1_customers,
-                      s_opt.partners ? s_opt.partners : 4,
-                      S_ROUTE_HALF,
-                      0,
-                      0,
-                      1};
+        s_scn_t sc = {.name = "W1",
+                      .sync = s_opt.sync,
+                      .events = s_opt.events,
+                      .customers = s_opt.w1_customers,
+                      .partners = s_opt.partners ? s_opt.partners : 4,
+                      .routing = S_ROUTE_HALF,
+                      .preload_row = 1};
         failed |= s_run_scenario(&sc) != 0;
     }
     s_print_table();
+    s_print_slow();
+    s_print_targets();
     if (s_opt.csv) s_write_csv(s_opt.csv);
     return failed ? 1 : 0;
 }
