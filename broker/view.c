@@ -38,15 +38,40 @@ typedef struct {
 
 enum { S_WT_VARINT = 0, S_WT_64 = 1, S_WT_LEN = 2, S_WT_32 = 5 };
 
+/* A varint of at most 10 bytes; bits past the 64th are dropped, as protobuf-c does. */
 static int s_varint(s_rd_t *r, uint64_t *out)
 {
     uint64_t v = 0;
     for (unsigned shift = 0; shift < 70 && r->p < r->end; shift += 7) {
         uint8_t b = *r->p++;
-        if (shift == 63 && b > 1) return -1; /* more than 64 bits */
         v |= (uint64_t)(b & 0x7F) << shift;
         if (!(b & 0x80)) {
             *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* A field's tag read the way protobuf-c reads it: at most 5 bytes, a 32-bit
+ * field number, and only a first byte without field bits is refused (a longer
+ * tag for field 0 is an unknown field to protobuf-c, so it is one here too). */
+static int s_tag(s_rd_t *r, uint32_t *num, unsigned *wt)
+{
+    size_t avail = (size_t)(r->end - r->p);
+    const uint8_t *d = r->p;
+    if (avail == 0 || (d[0] & 0xF8) == 0) return -1;
+    *wt = d[0] & 7;
+    uint32_t tag = (uint32_t)(d[0] & 0x7F) >> 3;
+    unsigned shift = 4;
+    for (size_t i = 0; i < (avail < 5 ? avail : 5); i++) {
+        if (i > 0) {
+            tag |= (uint32_t)(d[i] & 0x7F) << shift;
+            shift += 7;
+        }
+        if (!(d[i] & 0x80)) {
+            *num = tag;
+            r->p += i + 1;
             return 0;
         }
     }
@@ -59,10 +84,8 @@ static int s_next(s_rd_t *r, s_field_t *f)
 {
     if (r->p >= r->end) return 0;
     f->start = r->p;
-    uint64_t tag, n;
-    if (s_varint(r, &tag) != 0 || (tag >> 3) == 0 || (tag >> 3) > 0x1FFFFFFF) return -1;
-    f->num = (uint32_t)(tag >> 3);
-    f->wt = (unsigned)(tag & 7);
+    uint64_t n;
+    if (s_tag(r, &f->num, &f->wt) != 0) return -1;
     f->lenp = f->val = r->p;
     f->vlen = 0;
     switch (f->wt) {
