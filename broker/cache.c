@@ -1,10 +1,16 @@
 /* cache.c - the context cache and its checkpoint thread; see cache.h.
  *
- * Packed contexts live in refcounted buffers so that a checkpoint can write a
- * buffer while the event loop replaces the entry's context with a newer one:
- * the job holds a reference, and whichever lets go last frees it. All list and
- * refcount changes happen on the event-loop thread; the checkpoint thread only
- * reads the buffers of its job and calls the store.
+ * Packed contexts live in buffers the event loop mostly rewrites in place.
+ * Dirty entries are kept by generation, in a vector of (entry, buffer, key)
+ * slots. Starting a checkpoint hands the current generation's vector to the
+ * thread whole and opens the next generation: no walk over the entries, which
+ * on a loop busy with 10k dirty customers was a 1.5 ms stall each time. An
+ * entry of the generation being written is "pending": the job owns its buffer,
+ * so when it changes it gets a new buffer and joins the current generation,
+ * and the job's old buffer is freed when the finished job is taken in, which
+ * goes S_POLL_CHUNK slots per call. All entry and list changes happen on the
+ * event-loop thread; the checkpoint thread only reads its job's slots and
+ * buffers and calls the store.
  */
 #include "cache.h"
 #include "cx_error.h"
@@ -12,37 +18,48 @@
 #include "hmap.h"
 #include "log.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define S_CHECKPOINT_NICE 19
+
+#define S_POLL_CHUNK 1024 /* entries of a finished checkpoint taken in per poll */
+
 typedef struct {
-    uint32_t refs;
     uint32_t len, cap;
     uint8_t data[];
 } buf_t;
 
-enum { CLEAN = 0, DIRTY, PENDING };
+enum { CLEAN = 0, DIRTY };
 
 typedef struct entry {
     const char *key; /* owned by the hmap */
     buf_t *buf;      /* NULL: erased */
     int state;
-    struct entry *prev, *next; /* in the dirty list or the clean LRU list */
+    uint64_t gen;              /* DIRTY: the dirty generation it belongs to ... */
+    size_t slot;               /* ... and its slot in that generation's vector */
+    struct entry *prev, *next; /* CLEAN: in the LRU list */
 } entry_t;
 
+/* A dirty entry as its generation's vector holds it: what a checkpoint writes. */
 typedef struct {
-    entry_t **head;
-    entry_t **tail;
-    size_t *count;
-} list_t;
+    entry_t *e;
+    buf_t *buf;
+    const char *key;
+} slot_t;
 
 typedef struct {
-    entry_t **entries;
-    buf_t **bufs;
-    cx_ctx_write_t *items;
+    slot_t *v; /* the generation handed over: owned by the job */
     size_t n;
+    uint64_t gen;
+    cx_ctx_write_t *items; /* made by the thread */
+    size_t absorbed;       /* slots taken in after the job finished */
     uint64_t applied_seq;
     int rc;
     int64_t took_us;
@@ -52,8 +69,9 @@ struct cx_cache {
     cx_store_t *store;
     cx_hmap_t *map;
     uint32_t max_clean;
-    entry_t *dirty_head, *dirty_tail;
-    size_t n_dirty;
+    slot_t *dirty; /* the current dirty generation */
+    size_t n_dirty, dirty_cap;
+    uint64_t gen;
     entry_t *lru_head, *lru_tail; /* head: most recently used */
     size_t n_clean;
     size_t n_pending;
@@ -75,7 +93,6 @@ static buf_t *s_buf_alloc(size_t len)
     size_t cap = (len + len / 8 + 63) & ~(size_t)63;
     buf_t *b = malloc(sizeof(buf_t) + cap);
     if (!b) return NULL;
-    b->refs = 1;
     b->len = (uint32_t)len;
     b->cap = (uint32_t)cap;
     return b;
@@ -88,9 +105,9 @@ static buf_t *s_buf_new(const uint8_t *data, size_t len)
     return b;
 }
 
-static void s_buf_unref(buf_t *b)
+static void s_buf_free(buf_t *b)
 {
-    if (b && --b->refs == 0) free(b);
+    free(b);
 }
 
 static void s_unlink(entry_t **head, entry_t **tail, entry_t *e)
@@ -117,24 +134,34 @@ static void s_push_front(entry_t **head, entry_t **tail, entry_t *e)
     *head = e;
 }
 
-/* Detaches e from whatever list its state puts it in. */
-static void s_detach(cx_cache_t *self, entry_t *e)
+/* true while a running checkpoint is writing e's buffer (e is in its generation). */
+static bool s_is_pending(const cx_cache_t *self, const entry_t *e)
 {
-    if (e->state == DIRTY) {
-        s_unlink(&self->dirty_head, &self->dirty_tail, e);
-        self->n_dirty--;
-    } else if (e->state == CLEAN) {
-        s_unlink(&self->lru_head, &self->lru_tail, e);
-        self->n_clean--;
-    } else
-        self->n_pending--;
+    return e->state == DIRTY && self->job_running && e->gen == self->job.gen;
 }
 
+/* Room for `more` slots in the current generation. 0 or CX_E_NOMEM. */
+static int s_reserve(cx_cache_t *self, size_t more)
+{
+    if (self->n_dirty + more <= self->dirty_cap) return 0;
+    size_t cap = self->dirty_cap ? self->dirty_cap * 2 : 1024;
+    while (cap < self->n_dirty + more)
+        cap *= 2;
+    slot_t *v = realloc(self->dirty, cap * sizeof *v);
+    if (!v) return CX_E_NOMEM;
+    self->dirty = v;
+    self->dirty_cap = cap;
+    return 0;
+}
+
+/* e (not CLEAN, not in the current generation) joins the current generation;
+ * room was reserved. */
 static void s_make_dirty(cx_cache_t *self, entry_t *e)
 {
     e->state = DIRTY;
-    s_push_front(&self->dirty_head, &self->dirty_tail, e);
-    self->n_dirty++;
+    e->gen = self->gen;
+    e->slot = self->n_dirty;
+    self->dirty[self->n_dirty++] = (slot_t){e, e->buf, e->key};
 }
 
 static void s_make_clean(cx_cache_t *self, entry_t *e)
@@ -144,11 +171,13 @@ static void s_make_clean(cx_cache_t *self, entry_t *e)
     self->n_clean++;
 }
 
+/* Only clean entries are ever dropped: the LRU list is theirs. */
 static void s_drop(cx_cache_t *self, entry_t *e)
 {
-    s_detach(self, e);
+    s_unlink(&self->lru_head, &self->lru_tail, e);
+    self->n_clean--;
     cx_hmap_remove(self->map, e->key);
-    s_buf_unref(e->buf);
+    s_buf_free(e->buf);
     free(e);
 }
 
@@ -169,6 +198,10 @@ static void s_evict(cx_cache_t *self)
 static void *s_thread(void *arg)
 {
     cx_cache_t *self = arg;
+    /* A checkpoint is never urgent and the event loop always is: on a busy
+     * machine this thread gets the CPU the loop leaves (Linux nices threads). */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), S_CHECKPOINT_NICE) != 0)
+        cx_log(CX_LOG_DEBUG, "checkpoint thread: setpriority: %s", strerror(errno));
     pthread_mutex_lock(&self->mu);
     for (;;) {
         while (!self->job_ready && !self->stopping)
@@ -177,8 +210,17 @@ static void *s_thread(void *arg)
         self->job_ready = false;
         pthread_mutex_unlock(&self->mu);
         int64_t t0 = cx_now_us();
-        self->job.rc =
-            cx_store_ctx_write(self->store, self->job.items, self->job.n, self->job.applied_seq);
+        job_t *j = &self->job;
+        j->items = malloc((j->n ? j->n : 1) * sizeof *j->items);
+        if (j->items) {
+            for (size_t i = 0; i < j->n; i++) {
+                const buf_t *b = j->v[i].buf;
+                j->items[i] = (cx_ctx_write_t){j->v[i].key, b ? b->data : NULL, b ? b->len : 0};
+            }
+            j->rc = cx_store_ctx_write(self->store, j->items, j->n, j->applied_seq);
+        } else {
+            j->rc = CX_E_NOMEM;
+        }
         self->job.took_us = cx_now_us() - t0;
         atomic_store(&self->job_done, true);
         pthread_mutex_lock(&self->mu);
@@ -214,16 +256,13 @@ static void s_free_entry(void *arg, const char *key, void *value)
     (void)arg;
     (void)key;
     entry_t *e = value;
-    s_buf_unref(e->buf);
+    s_buf_free(e->buf);
     free(e);
 }
 
 static void s_job_release(cx_cache_t *self)
 {
-    for (size_t i = 0; i < self->job.n; i++)
-        s_buf_unref(self->job.bufs[i]);
-    free(self->job.entries);
-    free(self->job.bufs);
+    free(self->job.v);
     free(self->job.items);
     memset(&self->job, 0, sizeof self->job);
 }
@@ -243,6 +282,7 @@ void cx_cache_destroy(cx_cache_t **pself)
     pthread_join(self->thread, NULL);
     cx_hmap_each(self->map, s_free_entry, NULL);
     cx_hmap_destroy(&self->map);
+    free(self->dirty);
     pthread_mutex_destroy(&self->mu);
     pthread_cond_destroy(&self->cv);
     free(self);
@@ -287,9 +327,14 @@ int cx_cache_get(cx_cache_t *self, const char *customer_id, const uint8_t **data
 }
 
 /* Makes b (NULL: erased) the context of customer_id, whose entry is e (NULL:
- * none yet), and marks it dirty. On failure b is freed. */
+ * none yet), and puts it in the current dirty generation. On failure b is
+ * freed (unless it is e's own buffer, which stays). */
 static int s_install(cx_cache_t *self, const char *customer_id, entry_t *e, buf_t *b)
 {
+    if (s_reserve(self, 1) != 0) {
+        if (!e || e->buf != b) free(b);
+        return CX_E_NOMEM;
+    }
     if (!e) {
         e = calloc(1, sizeof(*e));
         if (!e || cx_hmap_put(self->map, customer_id, e, &e->key) != 0) {
@@ -301,12 +346,18 @@ static int s_install(cx_cache_t *self, const char *customer_id, entry_t *e, buf_
         s_make_dirty(self, e);
         return 0;
     }
-    if (e->buf != b) s_buf_unref(e->buf);
+    /* A running checkpoint owns a pending entry's buffer: taking the job in frees it. */
+    if (e->buf != b && !s_is_pending(self, e)) s_buf_free(e->buf);
     e->buf = b;
-    if (e->state != DIRTY) {
-        s_detach(self, e);
-        s_make_dirty(self, e);
+    if (e->state == DIRTY && e->gen == self->gen) {
+        self->dirty[e->slot].buf = b;
+        return 0;
     }
+    if (e->state == CLEAN) {
+        s_unlink(&self->lru_head, &self->lru_tail, e);
+        self->n_clean--;
+    }
+    s_make_dirty(self, e); /* from clean, or from the generation being written */
     return 0;
 }
 
@@ -321,8 +372,10 @@ int cx_cache_put_packed(cx_cache_t *self, const char *customer_id, size_t len,
                         void (*pack)(const void *arg, uint8_t *out), const void *arg)
 {
     entry_t *e = cx_hmap_get(self->map, customer_id);
+    if (s_reserve(self, 1) != 0) return CX_E_NOMEM; /* before the bytes change */
     /* In place when nothing else holds the buffer (a checkpoint may) and it fits. */
-    buf_t *b = e && e->buf && e->buf->refs == 1 && e->buf->cap >= len ? e->buf : s_buf_alloc(len);
+    bool own = e && e->buf && !s_is_pending(self, e) && e->buf->cap >= len;
+    buf_t *b = own ? e->buf : s_buf_alloc(len);
     if (!b) return CX_E_NOMEM;
     pack(arg, b->data);
     b->len = (uint32_t)len;
@@ -342,33 +395,14 @@ bool cx_cache_is_checkpointing(const cx_cache_t *self)
 int cx_cache_checkpoint_start(cx_cache_t *self, uint64_t applied_seq)
 {
     if (self->job_running) return CX_E_INVAL;
-    size_t n = self->n_dirty;
+    /* The whole current generation goes to the job as it is: no walk here. */
     job_t *j = &self->job;
-    j->entries = malloc((n ? n : 1) * sizeof(entry_t *));
-    j->bufs = malloc((n ? n : 1) * sizeof(buf_t *));
-    j->items = malloc((n ? n : 1) * sizeof(cx_ctx_write_t));
-    if (!j->entries || !j->bufs || !j->items) {
-        s_job_release(self);
-        return CX_E_NOMEM;
-    }
-    size_t i = 0;
-    for (entry_t *e = self->dirty_head; e; i++) {
-        entry_t *next = e->next;
-        j->entries[i] = e;
-        j->bufs[i] = e->buf;
-        if (e->buf) e->buf->refs++;
-        j->items[i].customer_id = e->key;
-        j->items[i].data = e->buf ? e->buf->data : NULL;
-        j->items[i].len = e->buf ? e->buf->len : 0;
-        e->prev = e->next = NULL;
-        e->state = PENDING;
-        e = next;
-    }
-    self->dirty_head = self->dirty_tail = NULL;
-    self->n_dirty = 0;
-    self->n_pending = n;
-    j->n = n;
+    *j = (job_t){.v = self->dirty, .n = self->n_dirty, .gen = self->gen};
     j->applied_seq = applied_seq;
+    self->dirty = NULL;
+    self->n_dirty = self->dirty_cap = 0;
+    self->gen++;
+    self->n_pending = j->n;
     self->job_running = true;
     atomic_store(&self->job_done, false);
     pthread_mutex_lock(&self->mu);
@@ -383,9 +417,15 @@ bool cx_cache_poll(cx_cache_t *self)
     if (!self->job_running || !atomic_load(&self->job_done)) return false;
     job_t *j = &self->job;
     bool ok = j->rc == 0;
-    for (size_t i = 0; i < j->n; i++) {
-        entry_t *e = j->entries[i];
-        if (e->state != PENDING) continue; /* changed meanwhile: dirty again */
+    size_t end = j->n - j->absorbed > S_POLL_CHUNK ? j->absorbed + S_POLL_CHUNK : j->n;
+    /* A failed job's entries go back to the current generation: room first. */
+    if (!ok && s_reserve(self, end - j->absorbed) != 0) return false;
+    for (size_t i = j->absorbed; i < end; i++) {
+        entry_t *e = j->v[i].e;
+        if (!s_is_pending(self, e)) { /* changed meanwhile: in the current generation */
+            if (e->buf != j->v[i].buf) s_buf_free(j->v[i].buf);
+            continue;
+        }
         self->n_pending--;
         if (!ok) {
             s_make_dirty(self, e);
@@ -396,6 +436,8 @@ bool cx_cache_poll(cx_cache_t *self)
             s_make_clean(self, e);
         }
     }
+    j->absorbed = end;
+    if (end < j->n) return false; /* the rest at the next polls */
     if (ok) {
         self->st.checkpoints++;
         self->st.checkpoint_seq = j->applied_seq;

@@ -1159,7 +1159,7 @@ static cx_config_t *s_config_new(const char *name)
     cfg->batch_max = 4096;
     cfg->dedup_window_us = 10 * 60 * 1000000ll;
     cfg->dedup_window_count = 1000000;
-    cfg->checkpoint_interval_us = 1000000;
+    cfg->checkpoint_interval_us = 5000000;
     cfg->checkpoint_max_dirty = 100000;
     cfg->cache_customers = 200000;
     if (!cfg->path || !cfg->listen_publish || !cfg->listen_deliver || !cfg->listen_admin ||

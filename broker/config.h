@@ -21,7 +21,7 @@
  * 4096                   # most events in one write transaction dedup: window: 10m # event_id
  * duplicate window by age ... window_count: 1000000             # ... and by count; both bound it
  *   checkpoint:
- *     interval: 1s                      # write dirty contexts this often ...
+ *     interval: 5s                      # write dirty contexts this often ...
  *     max_dirty: 100000                 # ... or when this many customers are dirty
  *     cache_customers: 200000           # clean contexts kept in memory at most
  *   partners:                           # a list
@@ -157,7 +157,7 @@ typedef struct {
     uint32_t batch_max;             /* default 4096 */
     int64_t dedup_window_us;        /* default 10 min */
     uint32_t dedup_window_count;    /* default 1,000,000 */
-    int64_t checkpoint_interval_us; /* default 1 s */
+    int64_t checkpoint_interval_us; /* default 5 s */
     uint32_t checkpoint_max_dirty;  /* default 100,000 */
     uint32_t cache_customers;       /* default 200,000 */
     cx_partner_cfg_t *partners;
