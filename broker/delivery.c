@@ -49,6 +49,7 @@ struct cx_deliveries {
     uint8_t *view;       /* a partner's view of one context, being framed */
     size_t view_cap;
     uint32_t num_delivery, num_context; /* BrokerMsg.delivery, Delivery.context */
+    uint32_t num_customer_id;           /* CustomerContext.customer_id */
     int64_t last_flush_us;
 };
 
@@ -133,6 +134,7 @@ cx_deliveries_t *cx_delivery_new(cx_broker_t *b)
     self->arena = cx_arena_new(0);
     self->num_delivery = cx_view_field_number(&cx__broker_msg__descriptor, "delivery");
     self->num_context = cx_view_field_number(&cx__delivery__descriptor, "context");
+    self->num_customer_id = cx_view_field_number(&cx__customer_context__descriptor, "customer_id");
     if (!self->arena || s_build(self, NULL, 0) != 0) {
         cx_delivery_destroy(&self);
         return NULL;
@@ -369,19 +371,29 @@ typedef struct {
     bool blocked; /* the socket would block, or the partner is gone */
 } push_t;
 
+/* A context holding just its customer id (an unknown or erased customer's). */
+typedef struct {
+    uint8_t bytes[16 + CX_MAX_ID_LEN];
+} s_empty_ctx_t;
+
 /* The packed context, as it is now, of the customer of the logged event ev,
- * valid until the cache changes. An unknown (or erased) customer has an empty
- * one (len 0). 0, or -1 if it could not be read now: the delivery waits, it is
- * not skipped. */
-static int s_context(cx_deliveries_t *self, const void *ev, size_t ev_len, const uint8_t **data,
-                     size_t *len)
+ * valid until the cache changes (or until *empty goes, for an unknown or erased
+ * customer, whose context is just the id). 0, or -1 if it could not be read
+ * now: the delivery waits, it is not skipped. */
+static int s_context(cx_deliveries_t *self, const void *ev, size_t ev_len, s_empty_ctx_t *empty,
+                     const uint8_t **data, size_t *len)
 {
     char cid[CX_MAX_ID_LEN + 1];
     if (cx_view_event_customer(ev, ev_len, cid, sizeof cid) != 0) return -1;
     int rc = cx_cache_get(self->b->cache, cid, data, len);
     if (rc == CX_E_UNKNOWN_CUSTOMER) {
-        *data = NULL;
-        *len = 0;
+        size_t n = strlen(cid);
+        uint8_t *p = empty->bytes;
+        p += cx_view_put_varint(p, (uint64_t)self->num_customer_id << 3 | 2);
+        p += cx_view_put_varint(p, n);
+        memcpy(p, cid, n);
+        *data = empty->bytes;
+        *len = (size_t)(p + n - empty->bytes);
         return 0;
     }
     return rc == 0 ? 0 : -1; /* a read error is not "no consent": retry later */
@@ -436,9 +448,10 @@ static int s_push_one(push_t *pu, const cx_stream_entry_t *e)
     int rc = cx_store_log_get(b->store, e->log_seq, &data, &len);
     if (rc == CX_E_INVAL) return 1; /* removed by retention or erasure */
     if (rc) return -1;
+    s_empty_ctx_t empty;
     const uint8_t *ctx;
     size_t clen, vlen;
-    if (s_context(self, data, len, &ctx, &clen) != 0) return -1;
+    if (s_context(self, data, len, &empty, &ctx, &clen) != 0) return -1;
     const cx_route_cfg_t *rt = s_route(b->cfg, e->route, e->route_len);
     bool consent_required = rt ? rt->consent_required : true;
     if (consent_required) {
