@@ -18,16 +18,10 @@
 #include "hmap.h"
 #include "log.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define S_CHECKPOINT_NICE 19
 
 #define S_POLL_CHUNK 1024 /* entries of a finished checkpoint taken in per poll */
 
@@ -198,10 +192,6 @@ static void s_evict(cx_cache_t *self)
 static void *s_thread(void *arg)
 {
     cx_cache_t *self = arg;
-    /* A checkpoint is never urgent and the event loop always is: on a busy
-     * machine this thread gets the CPU the loop leaves (Linux nices threads). */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), S_CHECKPOINT_NICE) != 0)
-        cx_log(CX_LOG_DEBUG, "checkpoint thread: setpriority: %s", strerror(errno));
     pthread_mutex_lock(&self->mu);
     for (;;) {
         while (!self->job_ready && !self->stopping)
