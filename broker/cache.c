@@ -80,11 +80,11 @@ struct cx_cache {
     cx_cache_stats_t st;
 };
 
-/* A buffer for len bytes, with an eighth more room: a context grows by a few
+/* A buffer for len bytes, with a sixteenth more room: a context grows by a few
  * bytes per event, and the next version is then written in place. */
 static buf_t *s_buf_alloc(size_t len)
 {
-    size_t cap = (len + len / 8 + 63) & ~(size_t)63;
+    size_t cap = (len + len / 16 + 15) & ~(size_t)15;
     buf_t *b = malloc(sizeof(buf_t) + cap);
     if (!b) return NULL;
     b->len = (uint32_t)len;

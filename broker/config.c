@@ -1160,8 +1160,8 @@ static cx_config_t *s_config_new(const char *name)
     cfg->dedup_window_us = 10 * 60 * 1000000ll;
     cfg->dedup_window_count = 1000000;
     cfg->checkpoint_interval_us = 5000000;
-    cfg->checkpoint_max_dirty = 100000;
-    cfg->cache_customers = 200000;
+    cfg->checkpoint_max_dirty = 50000;
+    cfg->cache_customers = 50000;
     if (!cfg->path || !cfg->listen_publish || !cfg->listen_deliver || !cfg->listen_admin ||
         !cfg->storage_path)
         cx_config_destroy(&cfg);

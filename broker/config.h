@@ -22,8 +22,8 @@
  * duplicate window by age ... window_count: 1000000             # ... and by count; both bound it
  *   checkpoint:
  *     interval: 5s                      # write dirty contexts this often ...
- *     max_dirty: 100000                 # ... or when this many customers are dirty
- *     cache_customers: 200000           # clean contexts kept in memory at most
+ *     max_dirty: 50000                  # ... or when this many customers are dirty
+ *     cache_customers: 50000            # clean contexts kept in memory at most
  *   partners:                           # a list
  *     - id: acme-insurance              # required, unique, [A-Za-z0-9._-]{1,64}
  *       categories: [travel]            # consent scopes this partner falls under
@@ -158,8 +158,8 @@ typedef struct {
     int64_t dedup_window_us;        /* default 10 min */
     uint32_t dedup_window_count;    /* default 1,000,000 */
     int64_t checkpoint_interval_us; /* default 5 s */
-    uint32_t checkpoint_max_dirty;  /* default 100,000 */
-    uint32_t cache_customers;       /* default 200,000 */
+    uint32_t checkpoint_max_dirty;  /* default 50,000; ingest waits at twice that */
+    uint32_t cache_customers;       /* default 50,000 */
     cx_partner_cfg_t *partners;
     size_t n_partners;
     cx_route_cfg_t *routes;

@@ -8,6 +8,7 @@
  * stays.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +48,10 @@ int main(int argc, char **argv)
     const char *path = NULL;
     bool check = false;
     int c;
+    /* One malloc arena: contexts are freed by the loop and allocated by the
+     * checkpoint and ZeroMQ threads too; one arena per thread held 60 MB more
+     * in holes with 1M customers (W1, docs/benchmarks.md), for no speed. */
+    mallopt(M_ARENA_MAX, 1);
     while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c': path = optarg; break;

@@ -214,9 +214,21 @@ int cx_server_run(cx_broker_t *b, volatile int *reload)
     int64_t last_expire = 0, last_prune = 0;
     cx_log(CX_LOG_INFO, "ready: %zu partners, %zu routes, log at seq %llu", b->cfg->n_partners,
            b->cfg->n_routes, (unsigned long long)b->last_seq);
+    int64_t last_pause_log = 0;
     while (!*b->stop) {
         bool busy = cx_delivery_has_work(b->delivery);
-        int rc = zmq_poll(items, nitems, busy ? 0 : 50);
+        /* Dirty contexts are never evicted: when checkpoints write slower than
+         * ingest changes customers (many customers, a slow disk), ingest waits
+         * for the running checkpoint at twice max_dirty, so memory stays bounded. */
+        bool paused = cx_cache_is_checkpointing(b->cache) &&
+                      cx_cache_dirty(b->cache) >= 2 * (size_t)b->cfg->checkpoint_max_dirty;
+        if (paused && cx_now_us() - last_pause_log > 10000000) {
+            cx_log(CX_LOG_INFO, "ingest waits for the checkpoint: %zu contexts changed",
+                   cx_cache_dirty(b->cache));
+            last_pause_log = cx_now_us();
+        }
+        items[0].events = paused ? 0 : ZMQ_POLLIN;
+        int rc = zmq_poll(items, nitems, busy ? 0 : paused ? 2 : 50);
         if (rc < 0 && zmq_errno() != EINTR) {
             cx_log(CX_LOG_ERROR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
             return CX_E_ZMQ;

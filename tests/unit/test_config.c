@@ -100,8 +100,8 @@ static void test_config_empty_text_gives_defaults(void **state)
     assert_int_equal(cfg->dedup_window_us, 600ll * 1000000);
     assert_int_equal(cfg->dedup_window_count, 1000000);
     assert_int_equal(cfg->checkpoint_interval_us, 5000000);
-    assert_int_equal(cfg->checkpoint_max_dirty, 100000);
-    assert_int_equal(cfg->cache_customers, 200000);
+    assert_int_equal(cfg->checkpoint_max_dirty, 50000);
+    assert_int_equal(cfg->cache_customers, 50000);
     assert_int_equal(cfg->n_partners, 0);
     assert_null(cfg->partners);
     assert_int_equal(cfg->n_routes, 0);
