@@ -351,11 +351,9 @@ static int s_install(cx_cache_t *self, const char *customer_id, entry_t *e, buf_
     return 0;
 }
 
-int cx_cache_put(cx_cache_t *self, const char *customer_id, const uint8_t *data, size_t len)
+int cx_cache_erase(cx_cache_t *self, const char *customer_id)
 {
-    buf_t *b = NULL;
-    if (data && !(b = s_buf_new(data, len))) return CX_E_NOMEM;
-    return s_install(self, customer_id, cx_hmap_get(self->map, customer_id), b);
+    return s_install(self, customer_id, cx_hmap_get(self->map, customer_id), NULL);
 }
 
 int cx_cache_put_packed(cx_cache_t *self, const char *customer_id, size_t len,

@@ -37,13 +37,13 @@ void cx_cache_destroy(cx_cache_t **self);
  * that changes the cache, or CX_E_UNKNOWN_CUSTOMER, or a CX_E_* from the store. */
 int cx_cache_get(cx_cache_t *self, const char *customer_id, const uint8_t **data, size_t *len);
 
-/* Installs a context (copied) and marks it dirty. data == NULL: the customer is
- * erased (deleted from the store at the next checkpoint). 0 or CX_E_NOMEM. */
-int cx_cache_put(cx_cache_t *self, const char *customer_id, const uint8_t *data, size_t len);
+/* Marks customer_id erased: its context is deleted from the store at the next
+ * checkpoint, and a get says CX_E_UNKNOWN_CUSTOMER. 0 or CX_E_NOMEM. */
+int cx_cache_erase(cx_cache_t *self, const char *customer_id);
 
-/* cx_cache_put for a context of len bytes that pack(arg, out) writes straight
- * into the cache's buffer (the entry's own when it is free and big enough):
- * no copy, and mostly no allocation. 0 or CX_E_NOMEM. */
+/* Installs a context of len bytes, which pack(arg, out) writes straight into
+ * the cache's buffer (the entry's own when it is free and big enough: no copy,
+ * and mostly no allocation), and marks it dirty. 0 or CX_E_NOMEM. */
 int cx_cache_put_packed(cx_cache_t *self, const char *customer_id, size_t len,
                         void (*pack)(const void *arg, uint8_t *out), const void *arg);
 

@@ -49,7 +49,6 @@ struct cx_deliveries {
     uint8_t *view;       /* a partner's view of one context, being framed */
     size_t view_cap;
     uint32_t num_delivery, num_context; /* BrokerMsg.delivery, Delivery.context */
-    uint32_t num_customer_id;           /* CustomerContext.customer_id */
     int64_t last_flush_us;
 };
 
@@ -134,7 +133,6 @@ cx_deliveries_t *cx_delivery_new(cx_broker_t *b)
     self->arena = cx_arena_new(0);
     self->num_delivery = cx_view_field_number(&cx__broker_msg__descriptor, "delivery");
     self->num_context = cx_view_field_number(&cx__delivery__descriptor, "context");
-    self->num_customer_id = cx_view_field_number(&cx__customer_context__descriptor, "customer_id");
     if (!self->arena || s_build(self, NULL, 0) != 0) {
         cx_delivery_destroy(&self);
         return NULL;
@@ -387,13 +385,8 @@ static int s_context(cx_deliveries_t *self, const void *ev, size_t ev_len, s_emp
     if (cx_view_event_customer(ev, ev_len, cid, sizeof cid) != 0) return -1;
     int rc = cx_cache_get(self->b->cache, cid, data, len);
     if (rc == CX_E_UNKNOWN_CUSTOMER) {
-        size_t n = strlen(cid);
-        uint8_t *p = empty->bytes;
-        p += cx_view_put_varint(p, (uint64_t)self->num_customer_id << 3 | 2);
-        p += cx_view_put_varint(p, n);
-        memcpy(p, cid, n);
         *data = empty->bytes;
-        *len = (size_t)(p + n - empty->bytes);
+        *len = cx_view_empty_context(cid, empty->bytes);
         return 0;
     }
     return rc == 0 ? 0 : -1; /* a read error is not "no consent": retry later */

@@ -320,17 +320,20 @@ static void s_pack_ctx(const void *ctx, uint8_t *out)
     cx__customer_context__pack(ctx, out);
 }
 
+/* The cache's new context for customer_id: ctx packed, or erased. */
+static int s_cache_ctx(cx_broker_t *b, const char *customer_id, const Cx__CustomerContext *ctx,
+                       bool erased)
+{
+    if (erased) return cx_cache_erase(b->cache, customer_id);
+    size_t len = cx__customer_context__get_packed_size(ctx);
+    return cx_cache_put_packed(b->cache, customer_id, len, s_pack_ctx, ctx);
+}
+
 static void s_install_ctx(void *arg, const char *customer_id, void *value)
 {
     install_t *in = arg;
     staged_t *st = value;
-    if (in->rc) return;
-    if (st->erased) {
-        in->rc = cx_cache_put(in->b->cache, customer_id, NULL, 0);
-        return;
-    }
-    size_t len = cx__customer_context__get_packed_size(st->ctx);
-    in->rc = cx_cache_put_packed(in->b->cache, customer_id, len, s_pack_ctx, st->ctx);
+    if (in->rc == 0) in->rc = s_cache_ctx(in->b, customer_id, st->ctx, st->erased);
 }
 
 static void s_install_producer(void *arg, const char *id, void *value)
@@ -577,15 +580,8 @@ static int s_replay_one(void *arg, uint64_t seq, const void *data, size_t len)
                (unsigned long long)seq);
         return 0;
     }
-    if (cx_event_type_parse(ev->type) == CX_EV_CUSTOMER_ERASE) {
-        rc = cx_cache_put(b->cache, ev->customer_id, NULL, 0);
-    } else {
-        size_t plen = cx__customer_context__get_packed_size(ctx);
-        uint8_t *buf = cx_arena_alloc(b->arena, plen ? plen : 1);
-        if (!buf) return CX_E_NOMEM;
-        cx__customer_context__pack(ctx, buf);
-        rc = cx_cache_put(b->cache, ev->customer_id, buf, plen);
-    }
+    rc =
+        s_cache_ctx(b, ev->customer_id, ctx, cx_event_type_parse(ev->type) == CX_EV_CUSTOMER_ERASE);
     if (rc) return rc;
     if (++r->replayed % 100000 == 0)
         cx_log(CX_LOG_INFO, "replay: %llu events (log seq %llu)", (unsigned long long)r->replayed,

@@ -3,8 +3,9 @@
  * A pure function of (event, the customer's context after the event, config,
  * now): no I/O. Rules match in config order; each partner gets an event at
  * most once, attributed to the first route that reached it. The consent gate
- * and the field filter live here too, because delivery re-checks them at
- * send time with the context as it is then.
+ * and the field filter live here too: routing uses the gate, and these two
+ * are the rules, on the unpacked context, that delivery applies to the packed
+ * one (view.c) at send time; test_view and fuzz_view hold view.c to them.
  */
 #ifndef CX_ROUTER_H
 #define CX_ROUTER_H

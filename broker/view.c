@@ -269,13 +269,17 @@ int cx_view_has_consent(const cx_partner_cfg_t *partner, const uint8_t *data, si
 
 /* ---- filter ---- */
 
-typedef struct {
-    const cx_partner_cfg_t *partner;
-} s_filter_t;
+typedef struct s_rule s_rule_t;
 
-/* Writes a body for [in, in + len) to out and its length to *out_len; -1 malformed. */
-typedef int (*s_body_fn)(const s_filter_t *ft, const ProtobufCMessageDescriptor *desc,
-                         const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
+/* How one field of a message goes into a view: S_DROP, S_COPY (its bytes as
+ * they are) or S_SUB (a submessage whose body is walked again with *sub);
+ * -1 if it is malformed. fd is the field's descriptor (known fields only). */
+enum { S_DROP, S_COPY, S_SUB };
+typedef int (*s_decide_fn)(const cx_partner_cfg_t *partner, const s_field_t *f,
+                           const ProtobufCFieldDescriptor *fd, const s_rule_t **sub);
+struct s_rule {
+    s_decide_fn decide;
+};
 
 static size_t s_copy(uint8_t *out, const s_field_t *f)
 {
@@ -295,30 +299,32 @@ size_t cx_view_put_varint(uint8_t *out, uint64_t v)
     return k;
 }
 
-/* Writes field f (length-delimited) at out with its body replaced by what body()
- * makes of it; returns the bytes written or -1. See the top of the file for why
- * the body goes where the original one sat. */
-static long s_put_sub(const s_filter_t *ft, const s_field_t *f,
-                      const ProtobufCMessageDescriptor *desc, s_body_fn body, uint8_t *out)
+static int s_walk(const cx_partner_cfg_t *partner, const ProtobufCMessageDescriptor *desc,
+                  const s_rule_t *rule, const uint8_t *in, size_t len, uint8_t *out,
+                  size_t *out_len);
+
+/* Writes field f (length-delimited) at out with its body walked by rule; returns
+ * the bytes written or -1. See the top of the file for why the body goes where
+ * the original one sat. */
+static long s_put_sub(const cx_partner_cfg_t *partner, const s_field_t *f,
+                      const ProtobufCMessageDescriptor *desc, const s_rule_t *rule, uint8_t *out)
 {
     size_t tag_len = (size_t)(f->lenp - f->start);
     size_t len_len = (size_t)(f->val - f->lenp);
     size_t blen;
     memcpy(out, f->start, tag_len);
     uint8_t *b = out + tag_len + len_len;
-    if (body(ft, desc, f->val, f->vlen, b, &blen) != 0) return -1;
+    if (s_walk(partner, desc, rule, f->val, f->vlen, b, &blen) != 0) return -1;
     size_t k = cx_view_put_varint(out + tag_len, blen); /* k <= len_len: blen <= f->vlen */
     memmove(out + tag_len + k, b, blen);
     return (long)(tag_len + k + blen);
 }
 
-static int s_known_only(const s_filter_t *ft, const ProtobufCMessageDescriptor *desc,
-                        const uint8_t *in, size_t len, uint8_t *out, size_t *out_len);
-
-/* Every known field of a desc message but field number skip (0: none), its
- * submessages likewise; unknown fields left out. */
-static int s_known_but(const s_filter_t *ft, const ProtobufCMessageDescriptor *desc,
-                       const uint8_t *in, size_t len, uint8_t *out, size_t *out_len, uint32_t skip)
+/* The one walk every level of a view goes through: unknown fields are left
+ * out, known ones must have their wire type, rule decides the rest. */
+static int s_walk(const cx_partner_cfg_t *partner, const ProtobufCMessageDescriptor *desc,
+                  const s_rule_t *rule, const uint8_t *in, size_t len, uint8_t *out,
+                  size_t *out_len)
 {
     s_rd_t r = {in, in + len};
     s_field_t f;
@@ -328,32 +334,44 @@ static int s_known_but(const s_filter_t *ft, const ProtobufCMessageDescriptor *d
         const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(desc, f.num);
         if (!fd) continue;
         if (f.wt != s_wire_type(fd)) return -1;
-        if (f.num == skip) continue;
-        if (fd->type != PROTOBUF_C_TYPE_MESSAGE) {
+        const s_rule_t *sub = NULL;
+        int how = rule->decide(partner, &f, fd, &sub);
+        if (how < 0) return -1;
+        if (how == S_COPY) {
             o += s_copy(out + o, &f);
-            continue;
+        } else if (how == S_SUB) {
+            long n = s_put_sub(partner, &f, fd->descriptor, sub, out + o);
+            if (n < 0) return -1;
+            o += (size_t)n;
         }
-        long n = s_put_sub(ft, &f, fd->descriptor, s_known_only, out + o);
-        if (n < 0) return -1;
-        o += (size_t)n;
     }
     *out_len = o;
     return rc < 0 ? -1 : 0;
 }
 
-static int s_known_only(const s_filter_t *ft, const ProtobufCMessageDescriptor *desc,
-                        const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+/* Every known field, submessages likewise. */
+static int s_known(const cx_partner_cfg_t *partner, const s_field_t *f,
+                   const ProtobufCFieldDescriptor *fd, const s_rule_t **sub);
+static const s_rule_t s_rule_known = {s_known};
+
+static int s_known(const cx_partner_cfg_t *partner, const s_field_t *f,
+                   const ProtobufCFieldDescriptor *fd, const s_rule_t **sub)
 {
-    return s_known_but(ft, desc, in, len, out, out_len, 0);
+    (void)partner;
+    (void)f;
+    if (fd->type != PROTOBUF_C_TYPE_MESSAGE) return S_COPY;
+    *sub = &s_rule_known;
+    return S_SUB;
 }
 
 /* A GoalState: its known fields, the milestones only for a partner that sees them. */
-static int s_goal(const s_filter_t *ft, const ProtobufCMessageDescriptor *desc, const uint8_t *in,
-                  size_t len, uint8_t *out, size_t *out_len)
+static int s_goal(const cx_partner_cfg_t *partner, const s_field_t *f,
+                  const ProtobufCFieldDescriptor *fd, const s_rule_t **sub)
 {
-    uint32_t skip = (ft->partner->sees & CX_SEES_MILESTONES) ? 0 : s_num.goal_milestones;
-    return s_known_but(ft, desc, in, len, out, out_len, skip);
+    if (f->num == s_num.goal_milestones && !(partner->sees & CX_SEES_MILESTONES)) return S_DROP;
+    return s_known(partner, f, fd, sub);
 }
+static const s_rule_t s_rule_goal = {s_goal};
 
 static bool s_attribute_key_seen(const cx_partner_cfg_t *partner, const s_field_t *key)
 {
@@ -394,35 +412,40 @@ static bool s_field_seen(const cx_partner_cfg_t *partner, uint32_t num)
     return false;
 }
 
+/* A CustomerContext: what `sees` allows, each element filtered as above. */
+static int s_context(const cx_partner_cfg_t *partner, const s_field_t *f,
+                     const ProtobufCFieldDescriptor *fd, const s_rule_t **sub)
+{
+    if (!s_field_seen(partner, f->num)) return S_DROP;
+    if (fd->type != PROTOBUF_C_TYPE_MESSAGE) return S_COPY;
+    int seen = s_element_seen(partner, f);
+    if (seen <= 0) return seen < 0 ? -1 : S_DROP;
+    *sub = f->num == s_num.goals ? &s_rule_goal : &s_rule_known;
+    return S_SUB;
+}
+static const s_rule_t s_rule_context = {s_context};
+
 int cx_view_filter(const cx_partner_cfg_t *partner, const uint8_t *data, size_t len, uint8_t *out,
                    size_t *out_len)
 {
     if (!partner || !out || !out_len || (!data && len)) return CX_E_INVAL;
     pthread_once(&s_num_once, s_num_init);
     *out_len = 0;
-    const ProtobufCMessageDescriptor *desc = &cx__customer_context__descriptor;
-    const s_filter_t ft = {partner};
-    s_rd_t r = {data, data + len};
-    s_field_t f;
-    size_t o = 0;
-    int rc;
-    while ((rc = s_next(&r, &f)) == 1) {
-        const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(desc, f.num);
-        if (!fd || !s_field_seen(partner, f.num)) continue;
-        if (f.wt != s_wire_type(fd)) return CX_E_BAD_PROTOBUF;
-        if (fd->type != PROTOBUF_C_TYPE_MESSAGE) {
-            o += s_copy(out + o, &f);
-            continue;
-        }
-        int seen = s_element_seen(partner, &f);
-        if (seen < 0) return CX_E_BAD_PROTOBUF;
-        if (!seen) continue;
-        s_body_fn body = f.num == s_num.goals ? s_goal : s_known_only;
-        long n = s_put_sub(&ft, &f, fd->descriptor, body, out + o);
-        if (n < 0) return CX_E_BAD_PROTOBUF;
-        o += (size_t)n;
-    }
-    if (rc < 0) return CX_E_BAD_PROTOBUF;
-    *out_len = o;
+    size_t n;
+    if (s_walk(partner, &cx__customer_context__descriptor, &s_rule_context, data, len, out, &n) !=
+        0)
+        return CX_E_BAD_PROTOBUF;
+    *out_len = n;
     return 0;
+}
+
+size_t cx_view_empty_context(const char *customer_id, uint8_t *out)
+{
+    pthread_once(&s_num_once, s_num_init);
+    size_t n = strlen(customer_id);
+    uint8_t *p = out;
+    p += cx_view_put_varint(p, (uint64_t)s_num.customer_id << 3 | S_WT_LEN);
+    p += cx_view_put_varint(p, n);
+    memcpy(p, customer_id, n);
+    return (size_t)(p - out) + n;
 }

@@ -43,6 +43,11 @@ int cx_view_filter(const cx_partner_cfg_t *partner, const uint8_t *data, size_t 
  * (none, or longer than cap - 1), CX_E_BAD_PROTOBUF, or CX_E_INVAL. */
 int cx_view_event_customer(const uint8_t *data, size_t len, char *out, size_t cap);
 
+/* Writes to out (room for 16 + strlen(customer_id) bytes) the encoding of a
+ * context holding just customer_id: an unknown or erased customer's. Returns
+ * its length. */
+size_t cx_view_empty_context(const char *customer_id, uint8_t *out);
+
 /* The field number of the message field `name` of desc, 0 if there is none. For
  * callers that frame a view into a bigger message by hand (delivery.c). */
 uint32_t cx_view_field_number(const void *descriptor, const char *name);
